@@ -1,0 +1,42 @@
+"""`commons <stage>`: an explicit table of stages, each a module with `main(argv)`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# stage -> (module, one-line description). Modules are imported only when run,
+# so `commons --help` needs none of the stages' dependencies.
+STAGES: dict[str, tuple[str, str]] = {
+    "serve": ("codecommons.serve.cli", "serve a code model over OpenAI- and TGI-compatible HTTP APIs"),
+    "models": ("codecommons.models.cli", "list the registry's models, assemble or verify them"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, STAGES))
+    lines = ["usage: commons <stage> [options]   (commons <stage> --help for a stage's options)",
+             "", "stages:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in STAGES.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from codecommons import __version__
+        print(__version__)
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"commons: unknown stage {stage!r}; choose one of: {', '.join(STAGES)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STAGES[stage][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

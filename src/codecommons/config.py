@@ -1,0 +1,51 @@
+"""Typed configs: dataclasses with defaults and help, turned into argparse flags.
+
+Each field's `metadata["help"]` becomes the flag's help; `__post_init__` checks
+values early with messages that name the flag. `manifest` records the resolved
+config with the git commit, to be saved beside every output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import typing
+from pathlib import Path
+
+
+def field(default, help: str, **kw):
+    return dataclasses.field(default=default, metadata={"help": help, **kw})
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f.metadata.get("help", "")
+        if hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=help_)
+        else:
+            typ = hints[f.name]
+            parser.add_argument(flag, type=typ, default=f.default, metavar=f.name.upper(),
+                                help=f"{help_} (default: {f.default!r})")
+
+
+def from_args(cls: type, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def git_commit(path: Path | None = None) -> str:
+    """The commit of the code that is running, or "unknown" outside a git checkout."""
+    here = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def manifest(config) -> dict:
+    return {"config": dataclasses.asdict(config), "git_commit": git_commit()}

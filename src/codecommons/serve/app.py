@@ -1,0 +1,66 @@
+"""build_app: mount the OpenAI and TGI routers over one engine.
+
+    app = build_app(engine, ServeOptions(api_key="..."))
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from codecommons import __version__
+from codecommons.serve import routes_openai, routes_tgi
+from codecommons.serve.engine import Engine
+from codecommons.serve.errors import GuardMiddleware, install_handlers
+from codecommons.serve.generation import Generation
+from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
+from codecommons.serve.scheduler import Scheduler
+from codecommons.serve.state import ServerState
+
+MAX_BODY_BYTES = 4 << 20  # 4 MiB: ~1M characters of editor context is plenty
+
+
+@dataclass
+class ServeOptions:
+    api_key: str = ""
+    max_queue: int = 16
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
+    opts = opts or ServeOptions()
+    scheduler = Scheduler(opts.max_queue)
+    state = ServerState(engine=engine, generation=Generation(engine), scheduler=scheduler,
+                        metrics=Metrics(lambda: scheduler.depth), created=int(time.time()))
+    app = FastAPI(title="Code Commons", version=__version__,
+                  description="A private code assistant: OpenAI- and TGI-compatible APIs "
+                              "over a local code model.")
+    app.state.commons = state
+    app.include_router(routes_openai.router)
+    app.include_router(routes_tgi.router)
+    install_handlers(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        state.metrics.requests.labels(getattr(route, "path", "unmatched"),
+                                      str(response.status_code)).inc()
+        return response
+
+    app.add_middleware(GuardMiddleware, api_key=opts.api_key or None,
+                       max_body_bytes=opts.max_body_bytes)
+
+    @app.on_event("shutdown")
+    async def _close() -> None:
+        scheduler.close()
+
+    return app

@@ -1,0 +1,100 @@
+"""`commons serve`: a private code assistant on this machine.
+
+    commons serve                                   # embedded Qwen2.5-Coder-1.5B, 127.0.0.1:8000
+    commons serve --model qwen2.5-coder-0.5b        # the smaller embedded model
+    commons serve --model ./model.gguf              # any GGUF (llama.cpp engine)
+    commons serve --model ./my-checkpoint           # a transformers folder (CPU or GPU)
+    commons serve --model bigcode/starcoder2-3b     # a hub id, where a network allows
+    commons serve --remote-url http://gpu-box:8000/v1 --model Qwen/Qwen2.5-Coder-7B
+                                                    # forward to vLLM/TGI/llama.cpp/Ollama
+
+    curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\
+      -d '{"prompt": "def fib(n):\\n    ", "suffix": "\\n\\nprint(fib(10))\\n", "max_tokens": 64}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+from codecommons.config import add_arguments, field, from_args
+from codecommons.models.embedded import EmbeddedModelError
+from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
+
+
+@dataclass
+class ServeConfig:
+    model: str = field(DEFAULT_MODEL, "registry name, .gguf file, model folder or hub id")
+    engine: str = field("", "llama.cpp | transformers | remote (default: from the model's format)")
+    remote_url: str = field("", "OpenAI-compatible server to forward generation to")
+    remote_api_key: str = field("", "API key for --remote-url (or $COMMONS_REMOTE_API_KEY)")
+    host: str = field("127.0.0.1", "address to bind; 0.0.0.0 exposes the server to the network")
+    port: int = field(8000, "port to listen on")
+    api_key: str = field("", "require 'Authorization: Bearer KEY' (or $COMMONS_API_KEY)")
+    n_ctx: int = field(0, "context length in tokens (0: the model's, at most 8192 on llama.cpp)")
+    threads: int = field(0, "CPU threads for llama.cpp (0: all cores)")
+    device: str = field("", "torch device for the transformers engine (default: cuda if available)")
+    max_queue: int = field(16, "requests waiting or running before 503/429")
+    max_body_bytes: int = field(4 << 20, "largest accepted request body (413 above)")
+    served_model_name: str = field("", "model id to report in the API (default: the model's)")
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 < self.port < 65536:
+            problems.append(f"--port must be 1..65535, got {self.port}")
+        if self.max_queue < 1:
+            problems.append(f"--max-queue must be >= 1, got {self.max_queue}")
+        if self.n_ctx < 0 or self.threads < 0:
+            problems.append("--n-ctx and --threads must be >= 0")
+        if self.engine == "remote" and not self.remote_url:
+            problems.append("--engine remote needs --remote-url")
+        if problems:
+            raise ValueError("\n".join(problems))
+
+
+def load(cfg: ServeConfig):
+    from codecommons.serve.engine import load_engine
+
+    if cfg.remote_url or cfg.engine == "remote":
+        spec = ModelSpec(id=cfg.model, family=guess_family(cfg.model), context_length=cfg.n_ctx,
+                         license="unknown", format="remote", path=cfg.remote_url)
+        key = cfg.remote_api_key or os.environ.get("COMMONS_REMOTE_API_KEY", "")
+        engine = load_engine(spec, "remote", base_url=cfg.remote_url, api_key=key)
+    else:
+        spec = resolve(cfg.model)
+        engine = load_engine(spec, cfg.engine or None, n_ctx=cfg.n_ctx, n_threads=cfg.threads,
+                             device=cfg.device)
+    if cfg.served_model_name:
+        engine.spec.id = cfg.served_model_name
+    return engine
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="commons serve", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(ap, ServeConfig)
+    try:
+        cfg = from_args(ServeConfig, ap.parse_args(argv))
+    except ValueError as e:
+        ap.error(str(e))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        engine = load(cfg)
+    except (ModelNotFound, EmbeddedModelError, ImportError, ValueError) as e:
+        print(f"commons serve: {e}", file=sys.stderr)
+        return 1
+    import uvicorn
+
+    from codecommons.serve.app import ServeOptions, build_app
+
+    app = build_app(engine, ServeOptions(api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""),
+                                         max_queue=cfg.max_queue,
+                                         max_body_bytes=cfg.max_body_bytes))
+    print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
+          f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
+    engine.close()
+    return 0

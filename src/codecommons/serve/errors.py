@@ -1,0 +1,164 @@
+"""Every failure in the API's own shape, and the checks that run before a route.
+
+Routes under /v1 answer with OpenAI's `{"error": {...}}`; the TGI routes with
+`{"error": str, "error_type": str}`. Bad input is a 4xx, never a 500: invalid JSON,
+wrong types, non-UTF-8 bodies (FastAPI's parser), a body over the size limit (413,
+checked before it is read whole), a wrong API key (401), an unknown model (404), a
+full queue (503 for OpenAI clients, which retry it; 429 for TGI).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from codecommons.serve import protocol_openai, protocol_tgi
+from codecommons.serve.engine_remote import RemoteError
+from codecommons.serve.generation import RequestError
+from codecommons.serve.scheduler import QueueFull
+
+log = logging.getLogger("codecommons.serve")
+
+OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                404: "not_found_error", 413: "invalid_request_error",
+                429: "rate_limit_error", 503: "server_overloaded", 500: "server_error"}
+TGI_TYPES = {400: "validation", 401: "authentication", 404: "not_found", 413: "validation",
+             422: "validation", 429: "overloaded", 500: "generation", 503: "overloaded"}
+
+
+def is_openai(path: str) -> bool:
+    return path.startswith("/v1/")
+
+
+def error_response(path: str, status: int, message: str, param: str | None = None,
+                   code: str | None = None) -> JSONResponse:
+    if is_openai(path):
+        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "invalid_request_error"),
+                                          param, code)
+    else:
+        # TGI reports validation failures as 422.
+        status = 422 if status == 400 else status
+        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "validation"))
+    return JSONResponse(body, status_code=status)
+
+
+def error_event(path: str, status: int, message: str) -> str:
+    """An error inside a stream that already sent 200: one SSE event."""
+    if is_openai(path):
+        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "server_error"))
+    else:
+        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "generation"))
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def log_stream_error(exc: Exception) -> int:
+    """Status for an error raised mid-stream; unexpected ones are logged in full."""
+    if isinstance(exc, (RequestError, RemoteError)):
+        return exc.status
+    if isinstance(exc, QueueFull):
+        return 503
+    log.exception("generation failed mid-stream", exc_info=exc)
+    return 500
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errs = exc.errors()
+    parts, param = [], None
+    for e in errs:
+        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        param = param or (loc[0] if loc else None)
+        if e.get("type") == "json_invalid":
+            parts.append("request body is not valid JSON: " + str(e.get("ctx", {}).get("error", "")))
+        else:
+            parts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg')}")
+    return "; ".join(parts) or "invalid request", param
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        msg, param = _validation_message(exc)
+        return error_response(request.url.path, 400, msg, param)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps body-read errors
+            return await GuardMiddleware.too_large_response(request.url.path, exc.__cause__.limit)
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in detail:
+            detail = "could not parse the request body: send UTF-8 encoded JSON"
+        return error_response(request.url.path, exc.status_code, detail)
+
+    @app.exception_handler(RequestError)
+    async def _request(request: Request, exc: RequestError):
+        return error_response(request.url.path, exc.status, exc.message, exc.param, exc.code)
+
+    @app.exception_handler(QueueFull)
+    async def _full(request: Request, exc: QueueFull):
+        status = 503 if is_openai(request.url.path) else 429
+        return error_response(request.url.path, status, str(exc))
+
+    @app.exception_handler(RemoteError)
+    async def _remote(request: Request, exc: RemoteError):
+        status = exc.status if 400 <= exc.status < 500 else 502
+        return error_response(request.url.path, status, str(exc))
+
+
+class GuardMiddleware:
+    """Pure ASGI middleware: API key on every route but /health, and a body size
+    cap enforced while the body streams in (a lying Content-Length cannot pass)."""
+
+    def __init__(self, app, api_key: str | None, max_body_bytes: int) -> None:
+        self.app, self.api_key, self.max_body = app, api_key, max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        headers = dict(scope["headers"])
+        if self.api_key and path != "/health" and not self._authorized(headers):
+            return await error_response(path, 401, "invalid or missing API key: send "
+                                        "'Authorization: Bearer <key>'")(scope, receive, send)
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return await self._too_large(path, scope, receive, send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _BodyTooLarge(self.max_body)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(path, scope, receive, send)
+
+    def _authorized(self, headers: dict) -> bool:
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        return hmac.compare_digest(token.encode(), self.api_key.encode())
+
+    @staticmethod
+    async def too_large_response(path: str, limit: int) -> JSONResponse:
+        return error_response(path, 413, f"request body is larger than {limit} bytes")
+
+    async def _too_large(self, path, scope, receive, send):
+        resp = await self.too_large_response(path, self.max_body)
+        await resp(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit

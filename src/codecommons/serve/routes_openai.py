@@ -1,0 +1,130 @@
+"""OpenAI-compatible routes: /v1/completions (FIM through `suffix`), /v1/chat/completions,
+/v1/models. HTTP only: preparing prompts and generating live in generation.py."""
+
+from __future__ import annotations
+
+import json
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from codecommons.serve import protocol_openai as oa
+from codecommons.serve.errors import error_event, log_stream_error
+from codecommons.serve.generation import Delta, Done, Prepared
+from codecommons.serve.state import ServerState, collect
+
+router = APIRouter()
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse(obj: dict | str) -> str:
+    return f"data: {obj if isinstance(obj, str) else json.dumps(obj)}\n\n"
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> dict:
+    st = ServerState.of(request)
+    spec = st.engine.spec
+    return {"object": "list", "data": [{
+        "id": spec.id, "object": "model", "created": st.created, "owned_by": "codecommons",
+        "family": spec.family, "context_length": st.engine.n_ctx,
+        "max_model_len": st.engine.n_ctx, "license": spec.license}]}
+
+
+@router.post("/v1/completions")
+async def completions(body: oa.CompletionRequest, request: Request):
+    st = ServerState.of(request)
+    st.check_model(body.model)
+    preps = [st.generation.prepare_completion(p, body.suffix, body.max_tokens, body.stops())
+             for p in body.prompts()]
+    jobs = [(i * body.n + j, prep, body.to_sampling_params(body.max_tokens, j))
+            for i, prep in enumerate(preps) for j in range(body.n)]
+    rid, created = oa.new_id("cmpl"), oa.now()
+
+    def chunk(index: int, text: str, finish: str | None) -> dict:
+        return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
+                "choices": [{"text": text, "index": index, "logprobs": None,
+                             "finish_reason": finish}]}
+
+    if body.stream:
+        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+        return _stream(request, st, jobs, chunk, lambda i: None, include_usage, "text_completion")
+    choices, n_prompt, n_gen = [], 0, 0
+    for index, prep, params in jobs:
+        text, done = await collect(request, st.sample(prep, params))
+        choices.append(chunk(index, text, _finish(done))["choices"][0])
+        n_prompt += done.n_prompt if index % body.n == 0 else 0
+        n_gen += done.n_generated
+    return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
+            "choices": choices, "usage": oa.usage(n_prompt, n_gen)}
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(body: oa.ChatRequest, request: Request):
+    st = ServerState.of(request)
+    st.check_model(body.model)
+    prep, max_tokens = st.generation.prepare_chat(body.plain_messages(),
+                                                  body.requested_max_tokens(), body.stops())
+    jobs = [(j, prep, body.to_sampling_params(max_tokens, j)) for j in range(body.n)]
+    rid, created = oa.new_id("chatcmpl"), oa.now()
+
+    def chunk(index: int, text: str, finish: str | None) -> dict:
+        delta = {"content": text} if text else {}
+        return {"id": rid, "object": "chat.completion.chunk", "created": created,
+                "model": st.model_id,
+                "choices": [{"index": index, "delta": delta, "logprobs": None,
+                             "finish_reason": finish}]}
+
+    def opener(index: int) -> dict:
+        c = chunk(index, "", None)
+        c["choices"][0]["delta"] = {"role": "assistant", "content": ""}
+        return c
+
+    if body.stream:
+        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+        return _stream(request, st, jobs, chunk, opener, include_usage, "chat.completion.chunk")
+    choices, n_gen = [], 0
+    for index, _, params in jobs:
+        text, done = await collect(request, st.sample(prep, params))
+        choices.append({"index": index, "message": {"role": "assistant", "content": text},
+                        "logprobs": None, "finish_reason": _finish(done)})
+        n_gen += done.n_generated
+    return {"id": rid, "object": "chat.completion", "created": created, "model": st.model_id,
+            "choices": choices, "usage": oa.usage(prep.n_prompt, n_gen)}
+
+
+def _finish(done: Done | None) -> str:
+    return "length" if done is None else ("stop" if done.finish_reason == "cancelled"
+                                          else done.finish_reason)
+
+
+def _stream(request: Request, st: ServerState, jobs: list[tuple[int, Prepared, object]],
+            chunk, opener, include_usage: bool, obj: str) -> StreamingResponse:
+    """SSE as OpenAI sends it: one chunk per delta, a final chunk with the
+    finish_reason, an optional usage chunk, then `data: [DONE]`. The first sample
+    is queued before the response starts, so a full queue is still a 503."""
+    first = st.sample(jobs[0][1], jobs[0][2])
+
+    async def events() -> AsyncIterator[str]:
+        n_prompt = n_gen = 0
+        try:
+            for k, (index, prep, params) in enumerate(jobs):
+                evs = first if k == 0 else st.sample(prep, params)
+                if (o := opener(index)) is not None:
+                    yield sse(o)
+                async for ev in evs:
+                    if isinstance(ev, Delta):
+                        yield sse(chunk(index, ev.text, None))
+                    else:
+                        yield sse(chunk(index, "", _finish(ev)))
+                        n_prompt = ev.n_prompt
+                        n_gen += ev.n_generated
+            if include_usage:
+                yield sse({"id": chunk(0, "", None)["id"], "object": obj, "choices": [],
+                           "model": st.model_id, "usage": oa.usage(n_prompt, n_gen)})
+            yield sse("[DONE]")
+        except Exception as e:  # the 200 is sent: report in-band, as OpenAI does
+            yield error_event(request.url.path, log_stream_error(e), str(e))
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

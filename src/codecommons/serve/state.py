@@ -1,0 +1,83 @@
+"""What every route shares: the engine, its queue, the metrics, and the sample loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from fastapi import Request
+
+from codecommons.serve.engine import Engine, SamplingParams
+from codecommons.serve.generation import Delta, Done, Generation, Prepared, RequestError
+from codecommons.serve.metrics import Metrics
+from codecommons.serve.scheduler import Scheduler
+
+DISCONNECT_POLL_S = 0.05
+
+
+@dataclass
+class ServerState:
+    engine: Engine
+    generation: Generation
+    scheduler: Scheduler
+    metrics: Metrics
+    created: int
+
+    @classmethod
+    def of(cls, request: Request) -> "ServerState":
+        return request.app.state.commons
+
+    @property
+    def model_id(self) -> str:
+        return self.engine.spec.id
+
+    def check_model(self, name: str | None) -> None:
+        """OpenAI clients must name the model; an unknown name is a 404."""
+        if name and name not in (self.model_id, self.engine.spec.path):
+            raise RequestError(f"The model `{name}` does not exist; this server serves "
+                               f"`{self.model_id}` (see GET /v1/models)",
+                               param="model", code="model_not_found", status=404)
+
+    def sample(self, prep: Prepared, params: SamplingParams) -> AsyncIterator[Delta | Done]:
+        """Queue one generation (raises QueueFull now) and record its metrics."""
+        t0 = time.perf_counter()
+        job = self.scheduler.start(lambda cancel: self.generation.run(prep, params, cancel))
+
+        async def events() -> AsyncIterator[Delta | Done]:
+            ttft = None
+            async for ev in job:
+                if ttft is None and isinstance(ev, Delta):
+                    ttft = time.perf_counter() - t0
+                if isinstance(ev, Done):
+                    self.metrics.observe_generation(ev.n_prompt, ev.n_cached, ev.n_generated,
+                                                    ttft, time.perf_counter() - t0)
+                yield ev
+
+        return events()
+
+
+async def collect(request: Request, events: AsyncIterator[Delta | Done]) -> tuple[str, Done]:
+    """Gather a whole sample for a non-streaming response, cancelling it if the
+    client disconnects while we wait."""
+
+    async def gather() -> tuple[str, Done]:
+        text, done = [], None
+        async for ev in events:
+            if isinstance(ev, Delta):
+                text.append(ev.text)
+            else:
+                done = ev
+        return "".join(text), done
+
+    task = asyncio.ensure_future(gather())
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if not task.done() and await request.is_disconnected():
+                task.cancel()
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()

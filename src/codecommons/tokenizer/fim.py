@@ -1,0 +1,179 @@
+"""Fill-in-the-middle: the one FIM prompt format used by serving, evaluation and training.
+
+FIM (Bavarian et al. 2022, "Efficient Training of Language Models to Fill in the
+Middle", arXiv:2207.14255) rearranges a document into prefix / suffix / middle with
+sentinel tokens; at inference the model sees prefix and suffix and writes the middle.
+We use PSM order (prefix, suffix, middle), the order every family below was trained
+with; SPM is not supported by Qwen2.5-Coder or CodeLlama.
+
+A prompt is a list of `Segment`s: literal text, or a special token that must be
+encoded as that single token (never parsed out of user text), so a file that
+contains the string "<fim_prefix>" cannot inject a sentinel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+
+class Segment(NamedTuple):
+    text: str
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """A family's infill format: `layout` holds {prefix} and {suffix}; `tokens` are
+    the sentinels in layout order (prefix, suffix, middle); `stops` end an infill."""
+
+    name: str
+    layout: str
+    tokens: tuple[str, str, str]
+    stops: tuple[str, ...]
+
+    def segments(self, prefix: str, suffix: str, middle_start: str = "") -> list[Segment]:
+        """PSM prompt; `middle_start` is text the middle is known to begin with (it
+        goes after the middle sentinel, so extending it keeps the cached prompt)."""
+        out: list[Segment] = []
+        rest = self.layout.format(prefix="\0P\0", suffix="\0S\0")
+        for piece in _split_keep(rest, self.tokens):
+            if piece in self.tokens:
+                out.append(Segment(piece, True))
+            elif piece:
+                out.append(Segment(piece.replace("\0P\0", prefix).replace("\0S\0", suffix)))
+        if middle_start:
+            out.append(Segment(middle_start))
+        return [s for s in out if s.text]
+
+    def text(self, prefix: str, suffix: str, middle_start: str = "") -> str:
+        """The same prompt as one string, for servers that take text (remote engines)."""
+        return "".join(s.text for s in self.segments(prefix, suffix, middle_start))
+
+    def parse(self, prompt: str) -> tuple[str, str, str] | None:
+        """Undo `text()`: (prefix, suffix, middle_start) if `prompt` is in this format.
+
+        Editor plugins (llm-ls, Continue) send ready-made FIM prompts; parsing them
+        lets the server apply context fitting, cache reuse and infill stopping.
+        """
+        pre, suf, mid = self.tokens
+        head, sep, rest = prompt.partition(pre)
+        if not sep or head.strip() or rest.count(suf) != 1 or rest.count(mid) != 1:
+            return None
+        prefix, _, rest = rest.partition(suf)
+        suffix, _, middle_start = rest.partition(mid)
+        if mid in prefix:
+            return None
+        # Strip the literal spacing the layout adds around sentinels (CodeLlama).
+        lay_pre, _, lay_rest = self.layout.partition("{prefix}")
+        lay_mid, _, lay_end = lay_rest.partition("{suffix}")
+        prefix = _strip_affixes(prefix, lay_pre.split(pre, 1)[-1], lay_mid.split(suf, 1)[0])
+        suffix = _strip_affixes(suffix, lay_mid.split(suf, 1)[-1], lay_end.split(mid, 1)[0])
+        return prefix, suffix, middle_start
+
+
+def _strip_affixes(s: str, lead: str, trail: str) -> str:
+    if lead and s.startswith(lead):
+        s = s[len(lead):]
+    if trail and s.endswith(trail):
+        s = s[: -len(trail)]
+    return s
+
+
+def _split_keep(s: str, seps: tuple[str, ...]) -> list[str]:
+    """Split `s` on any of `seps`, keeping the separators as their own items."""
+    out, buf, i = [], "", 0
+    while i < len(s):
+        hit = next((t for t in seps if s.startswith(t, i)), None)
+        if hit:
+            out += [buf, hit]
+            buf, i = "", i + len(hit)
+        else:
+            buf += s[i]
+            i += 1
+    return out + [buf]
+
+
+# Formats from each family's tokenizer config and paper:
+#  StarCoder/StarCoder2 (arXiv:2305.06161, 2402.19173); SantaCoder uses hyphens
+#  (arXiv:2301.03988); Qwen2.5-Coder (arXiv:2409.12186) and CodeGemma share the
+#  |-delimited names; CodeLlama (arXiv:2308.12950) puts spaces around <PRE>/<SUF>/<MID>;
+#  DeepSeek-Coder (arXiv:2401.14196) calls the middle a "hole".
+TEMPLATES: dict[str, FimTemplate] = {
+    "starcoder": FimTemplate("starcoder", "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>",
+                             ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+                             ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_pad>")),
+    "santacoder": FimTemplate("santacoder", "<fim-prefix>{prefix}<fim-suffix>{suffix}<fim-middle>",
+                              ("<fim-prefix>", "<fim-suffix>", "<fim-middle>"),
+                              ("<|endoftext|>", "<fim-prefix>", "<fim-pad>")),
+    "qwen": FimTemplate("qwen", "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+                        ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+                        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
+                         "<|fim_prefix|>", "<|im_end|>")),
+    "codegemma": FimTemplate("codegemma", "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+                             ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+                             ("<|file_separator|>", "<eos>", "<|fim_prefix|>")),
+    "codellama": FimTemplate("codellama", "<PRE> {prefix} <SUF>{suffix} <MID>",
+                             ("<PRE>", "<SUF>", "<MID>"), ("<EOT>", "</s>")),
+    "deepseek": FimTemplate("deepseek", "<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>",
+                            ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
+                            ("<|EOT|>", "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>")),
+}
+
+FAMILY_TEMPLATE = {
+    "starcoder": "starcoder", "starcoder2": "starcoder", "santacoder": "santacoder",
+    "qwen2.5-coder": "qwen", "qwen2": "qwen", "codegemma": "codegemma",
+    "codellama": "codellama", "deepseek-coder": "deepseek",
+}
+
+
+def detect_template(family: str, is_special_token: Callable[[str], bool]) -> FimTemplate | None:
+    """The family's template if the tokenizer really has its sentinels as special
+    tokens; otherwise the first template whose sentinels it has; else None (the
+    model cannot infill)."""
+    preferred = FAMILY_TEMPLATE.get(family)
+    order = ([TEMPLATES[preferred]] if preferred else []) + list(TEMPLATES.values())
+    for t in order:
+        if all(is_special_token(tok) for tok in t.tokens):
+            return t
+    return None
+
+
+def fit_to_budget(prefix: str, suffix: str, budget: int,
+                  count_tokens: Callable[[str], int], prefix_share: float = 0.75) -> tuple[str, str]:
+    """Cut whole lines until prefix + suffix fit in `budget` tokens.
+
+    The prefix loses lines from its front and the suffix from its back: the code
+    nearest the cursor matters most. The prefix may use `prefix_share` of the
+    budget, more when the suffix needs less (as llama.cpp's infill does, 3/4 : 1/4).
+    """
+    n_pre, n_suf = count_tokens(prefix), count_tokens(suffix)
+    if n_pre + n_suf <= budget:
+        return prefix, suffix
+    suf_budget = max(budget - min(n_pre, int(budget * prefix_share)), 0)
+    suffix = _keep_lines(suffix, suf_budget, count_tokens, from_front=True)
+    pre_budget = budget - count_tokens(suffix)
+    prefix = _keep_lines(prefix, pre_budget, count_tokens, from_front=False)
+    return prefix, suffix
+
+
+def _keep_lines(text: str, budget: int, count_tokens: Callable[[str], int], from_front: bool) -> str:
+    """Longest run of whole lines from one end of `text` that fits `budget` tokens."""
+    lines = text.splitlines(keepends=True)
+    if not from_front:
+        lines.reverse()
+    kept, used = [], 0
+    for line in lines:
+        n = count_tokens(line)
+        if used + n > budget:
+            break
+        kept.append(line)
+        used += n
+    if not from_front:
+        kept.reverse()
+    out = "".join(kept)
+    # Per-line counts can undercount by a token at the joins; trim until exact.
+    while kept and count_tokens(out) > budget:
+        kept.pop(0 if not from_front else -1)
+        out = "".join(kept)
+    return out
