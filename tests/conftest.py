@@ -35,3 +35,43 @@ def tiny_gguf(tiny_models_dir, tiny_hf_model) -> Path:
     from tests.tiny_models import GGUF_NAME, build_gguf
 
     return build_gguf(tiny_models_dir / f"{GGUF_NAME}-f32.gguf", tiny_hf_model)
+
+
+# -- serving ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gguf_spec(tiny_gguf):
+    from codecommons.models.registry import resolve
+
+    return resolve(str(tiny_gguf))
+
+
+@pytest.fixture(scope="session")
+def gguf_engine(gguf_spec):
+    """The llama.cpp engine on the tiny GGUF (context 512), shared by the session."""
+    pytest.importorskip("llama_cpp")
+    from codecommons.engines.base import load_engine
+
+    engine = load_engine(gguf_spec, n_threads=1)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def hf_engine(tiny_hf_model):
+    from codecommons.models.registry import resolve
+    from codecommons.engines.base import load_engine
+
+    engine = load_engine(resolve(str(tiny_hf_model)), device="cpu")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def server(gguf_engine):
+    """A real uvicorn server on loopback over the tiny GGUF; yields its base URL."""
+    from tests.serve.live import running_server
+
+    with running_server(gguf_engine) as url:
+        yield url

@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
 from codecommons.serve import routes_openai, routes_tgi
-from codecommons.serve.engine import Engine
+from codecommons.engines.base import Engine
 from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
 from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -36,7 +37,12 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     scheduler = Scheduler(opts.max_queue)
     state = ServerState(engine=engine, generation=Generation(engine), scheduler=scheduler,
                         metrics=Metrics(lambda: scheduler.depth), created=int(time.time()))
-    app = FastAPI(title="Code Commons", version=__version__,
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        scheduler.close()
+
+    app = FastAPI(title="Code Commons", version=__version__, lifespan=lifespan,
                   description="A private code assistant: OpenAI- and TGI-compatible APIs "
                               "over a local code model.")
     app.state.commons = state
@@ -48,19 +54,10 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        response = await call_next(request)
-        route = request.scope.get("route")
-        state.metrics.requests.labels(getattr(route, "path", "unmatched"),
-                                      str(response.status_code)).inc()
-        return response
+    def count(route: str, status: int) -> None:
+        state.metrics.requests.labels(route, str(status)).inc()
 
     app.add_middleware(GuardMiddleware, api_key=opts.api_key or None,
-                       max_body_bytes=opts.max_body_bytes)
-
-    @app.on_event("shutdown")
-    async def _close() -> None:
-        scheduler.close()
+                       max_body_bytes=opts.max_body_bytes, count=count)
 
     return app

@@ -56,7 +56,7 @@ class ServeConfig:
 
 
 def load(cfg: ServeConfig):
-    from codecommons.serve.engine import load_engine
+    from codecommons.engines.base import load_engine
 
     if cfg.remote_url or cfg.engine == "remote":
         spec = ModelSpec(id=cfg.model, family=guess_family(cfg.model), context_length=cfg.n_ctx,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from codecommons.serve import protocol_openai, protocol_tgi
-from codecommons.serve.engine_remote import RemoteError
+from codecommons.engines.remote import RemoteError
 from codecommons.serve.generation import RequestError
 from codecommons.serve.scheduler import QueueFull
 
@@ -88,8 +89,6 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
-        if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps body-read errors
-            return await GuardMiddleware.too_large_response(request.url.path, exc.__cause__.limit)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 400 and "parsing the body" in detail:
             detail = "could not parse the request body: send UTF-8 encoded JSON"
@@ -111,15 +110,33 @@ def install_handlers(app: FastAPI) -> None:
 
 
 class GuardMiddleware:
-    """Pure ASGI middleware: API key on every route but /health, and a body size
-    cap enforced while the body streams in (a lying Content-Length cannot pass)."""
+    """Pure ASGI middleware: API key on every route but /health, a body size cap
+    enforced while the body streams in (a lying Content-Length cannot pass), and
+    the request counter. (Starlette's BaseHTTPMiddleware would buffer streams and
+    wrap errors raised while reading the body, so this is plain ASGI.)"""
 
-    def __init__(self, app, api_key: str | None, max_body_bytes: int) -> None:
-        self.app, self.api_key, self.max_body = app, api_key, max_body_bytes
+    def __init__(self, app, api_key: str | None, max_body_bytes: int,
+                 count: Callable[[str, int], None]) -> None:
+        self.app, self.api_key, self.max_body, self.count = app, api_key, max_body_bytes, count
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        status = 500
+
+        async def counted_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, counted_send)
+        finally:
+            route = scope.get("route")
+            self.count(getattr(route, "path", "unmatched"), status)
+
+    async def _guarded(self, scope, receive, send):
         path = scope["path"]
         headers = dict(scope["headers"])
         if self.api_key and path != "/health" and not self._authorized(headers):
@@ -136,29 +153,17 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise _BodyTooLarge(self.max_body)
+                    # FastAPI re-raises an HTTPException from the body read as is.
+                    raise HTTPException(413, f"request body is larger than {self.max_body} bytes")
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(path, scope, receive, send)
+        await self.app(scope, limited_receive, send)
 
     def _authorized(self, headers: dict) -> bool:
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:] if auth.lower().startswith("bearer ") else ""
         return hmac.compare_digest(token.encode(), self.api_key.encode())
 
-    @staticmethod
-    async def too_large_response(path: str, limit: int) -> JSONResponse:
-        return error_response(path, 413, f"request body is larger than {limit} bytes")
-
     async def _too_large(self, path, scope, receive, send):
-        resp = await self.too_large_response(path, self.max_body)
+        resp = error_response(path, 413, f"request body is larger than {self.max_body} bytes")
         await resp(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"body over {limit} bytes")
-        self.limit = limit

@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from codecommons.serve.engine import Engine, SamplingParams
+from codecommons.engines.base import Engine, SamplingParams
 from codecommons.serve.stopping import InfillContext, StopChecker
 from codecommons.tokenizer.fim import FimTemplate, Segment, fit_to_budget
 

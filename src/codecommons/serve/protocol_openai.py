@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from codecommons.serve.engine import SamplingParams
+from codecommons.engines.base import SamplingParams
 
 MAX_N = 16  # samples per request; each runs the engine once
 MAX_STOP = 4  # OpenAI's limit on stop sequences
@@ -37,6 +37,7 @@ class _Sampling(OpenAIModel):
     # -- extensions (llama.cpp and vLLM accept the same names) --
     top_k: int = Field(0, ge=0)
     repetition_penalty: float = Field(1.0, gt=0.0)
+    ignore_eos: bool = False
 
     @field_validator("stop")
     @classmethod
@@ -56,7 +57,8 @@ class _Sampling(OpenAIModel):
         seed = None if self.seed is None else self.seed + index
         return SamplingParams(max_tokens=max_tokens, temperature=self.temperature,
                               top_p=self.top_p, top_k=self.top_k, seed=seed,
-                              repetition_penalty=self.repetition_penalty)
+                              repetition_penalty=self.repetition_penalty,
+                              ignore_eos=self.ignore_eos)
 
 
 class CompletionRequest(_Sampling):

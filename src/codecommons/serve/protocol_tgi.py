@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from codecommons.serve.engine import SamplingParams
+from codecommons.engines.base import SamplingParams
 
 DEFAULT_MAX_NEW_TOKENS = 100  # TGI's default since 1.4
 MAX_STOP = 4

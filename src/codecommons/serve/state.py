@@ -9,7 +9,7 @@ from typing import AsyncIterator
 
 from fastapi import Request
 
-from codecommons.serve.engine import Engine, SamplingParams
+from codecommons.engines.base import Engine, SamplingParams
 from codecommons.serve.generation import Delta, Done, Generation, Prepared, RequestError
 from codecommons.serve.metrics import Metrics
 from codecommons.serve.scheduler import Scheduler

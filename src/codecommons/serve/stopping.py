@@ -44,12 +44,16 @@ class InfillContext:
     def from_text(cls, prefix: str, suffix: str, heal: str = "") -> "InfillContext":
         current = prefix.rsplit("\n", 1)[-1]
         rest, _, after = suffix.partition("\n")
-        nxt = next((ln for ln in after.split("\n") if ln.strip()), "")
+        if rest.strip() and not current.strip():
+            nxt = current + rest  # cursor in a line's indentation: that line comes next
+        else:
+            nxt = next((ln for ln in after.split("\n") if ln.strip()), "")
         return cls(current, rest, nxt, suffix.startswith("\n") or suffix == "", heal)
 
     @property
     def single_line(self) -> bool:
-        return bool(self.rest_of_line.strip())
+        """Code on both sides of the cursor: complete this line only."""
+        return bool(self.rest_of_line.strip()) and bool(self.current_line.strip())
 
     @property
     def block_indent(self) -> int:

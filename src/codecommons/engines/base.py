@@ -31,6 +31,7 @@ class SamplingParams:
     seed: int | None = None
     repetition_penalty: float = 1.0
     stop_token_ids: frozenset[int] = frozenset()  # besides the model's own EOS
+    ignore_eos: bool = False  # generate exactly max_tokens (benchmarks; vLLM's name)
 
     def __post_init__(self) -> None:
         assert self.max_tokens > 0, f"max_tokens must be > 0, got {self.max_tokens}"
@@ -97,7 +98,7 @@ class Engine(ABC):
         """The model's Jinja chat template, if it has one."""
 
     def render_chat(self, messages: list[dict]) -> list[Segment]:
-        from codecommons.serve.chat import render
+        from codecommons.tokenizer.chat import render
 
         template = self.chat_template()
         if template is None:
@@ -129,17 +130,17 @@ EngineFactory = Callable[..., Engine]
 
 
 def _llamacpp(spec: ModelSpec, **kw) -> Engine:
-    from codecommons.serve.engine_llamacpp import LlamaCppEngine
+    from codecommons.engines.llamacpp import LlamaCppEngine
     return LlamaCppEngine(spec, **kw)
 
 
 def _transformers(spec: ModelSpec, **kw) -> Engine:
-    from codecommons.serve.engine_transformers import TransformersEngine
+    from codecommons.engines.transformers import TransformersEngine
     return TransformersEngine(spec, **kw)
 
 
 def _remote(spec: ModelSpec, **kw) -> Engine:
-    from codecommons.serve.engine_remote import RemoteEngine
+    from codecommons.engines.remote import RemoteEngine
     return RemoteEngine(spec, **kw)
 
 

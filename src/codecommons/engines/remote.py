@@ -18,7 +18,7 @@ import threading
 from typing import Iterator
 
 from codecommons.models.registry import ModelSpec
-from codecommons.serve.engine import Engine, SamplingParams, Token
+from codecommons.engines.base import Engine, SamplingParams, Token
 from codecommons.tokenizer.fim import FAMILY_TEMPLATE, TEMPLATES, FimTemplate, Segment
 
 CHARS_PER_TOKEN = 3

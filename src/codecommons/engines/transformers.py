@@ -13,7 +13,7 @@ import threading
 from typing import Iterator
 
 from codecommons.models.registry import ModelSpec
-from codecommons.serve.engine import Engine, PromptStats, SamplingParams, Token
+from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.tokenizer.fim import Segment
 
 DETOK_CONTEXT = 5  # prompt tokens kept as left context for incremental detokenization
@@ -83,14 +83,16 @@ class TransformersEngine(Engine):
         n = min(n, len(ids) - 1)
         if self._cache is None or n == 0:
             self._cache, n = DynamicCache(), 0
-        else:
-            self._cache.crop(n)
+        elif len(self._cached_ids) > n:
+            # A negative argument removes that many tokens from the end, in both
+            # transformers 4.x and 5.x (5.x refuses a positive one).
+            self._cache.crop(n - len(self._cached_ids))
         self._cached_ids = ids[:n]
         return n
 
     def generate(self, prompt: list[Segment], params: SamplingParams,
                  cancel: threading.Event) -> Iterator[Token]:
-        from codecommons.serve.sampling import sample
+        from codecommons.engines.sampling import sample
 
         torch = self.torch
         ids = self.encode(prompt)
@@ -101,7 +103,7 @@ class TransformersEngine(Engine):
         gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
         pending = ids[n_cached:]
         detok = _IncrementalDetokenizer(self.tok, ids[-DETOK_CONTEXT:])
-        stop = self._eos | set(params.stop_token_ids)
+        stop = set(params.stop_token_ids) | (set() if params.ignore_eos else self._eos)
         for _ in range(params.max_tokens):
             if cancel.is_set() or len(self._cached_ids) + len(pending) >= self.n_ctx:
                 return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from codecommons.serve.engine import SamplingParams
+from codecommons.engines.base import SamplingParams
 
 
 def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator,

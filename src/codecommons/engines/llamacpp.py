@@ -14,7 +14,7 @@ import threading
 from typing import Iterator
 
 from codecommons.models.registry import ModelSpec
-from codecommons.serve.engine import Engine, PromptStats, SamplingParams, Token
+from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.tokenizer.fim import Segment
 
 DEFAULT_N_CTX = 8192  # enough for editor context; the KV cache grows with it
@@ -38,6 +38,8 @@ class LlamaCppEngine(Engine):
         self.llm = Llama(model_path=spec.path, n_ctx=n_ctx, n_threads=threads,
                          n_threads_batch=threads, n_batch=n_batch, verbose=verbose)
         super().__init__(spec, self.llm.n_ctx())
+        # For benchmarks: COMMONS_NO_PROMPT_CACHE=1 evaluates every prompt from scratch.
+        self.prompt_cache = os.environ.get("COMMONS_NO_PROMPT_CACHE", "") in ("", "0")
         self._eos = {t for t in (self.llm.token_eos(), self.llm._model.token_eot()) if t >= 0}
 
     # -- tokens -------------------------------------------------------------
@@ -72,6 +74,9 @@ class LlamaCppEngine(Engine):
                  cancel: threading.Event) -> Iterator[Token]:
         ids = self.encode(prompt)
         assert len(ids) < self.n_ctx, f"prompt of {len(ids)} tokens exceeds n_ctx {self.n_ctx}"
+        if not self.prompt_cache:
+            self.llm.reset()
+            self.llm._ctx.kv_cache_clear()
         cached = self.llm._input_ids[: self.llm.n_tokens].tolist()
         n_cached = next((i for i, (a, b) in enumerate(zip(cached, ids)) if a != b),
                         min(len(cached), len(ids)))
@@ -86,7 +91,9 @@ class LlamaCppEngine(Engine):
                                 repeat_penalty=params.repetition_penalty)
         try:
             for tok in gen:
-                if cancel.is_set() or self._is_stop(tok) or tok in params.stop_token_ids:
+                if cancel.is_set() or tok in params.stop_token_ids:
+                    return
+                if self._is_stop(tok) and not params.ignore_eos:
                     return
                 piece = self.llm._model.detokenize([tok], special=False)
                 yield Token(tok, decoder.decode(piece))

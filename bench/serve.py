@@ -1,0 +1,375 @@
+"""Serving benchmark for `commons serve` on one GGUF: decode speed, typing latency, memory.
+
+    pip install 'llama-cpp-python[server]==0.3.36'   # the llama_cpp.server baseline needs it
+    python bench/serve.py                            # full run, 0.5B (~10 min on 2 cores)
+    python bench/serve.py --quick                    # shorter smoke run
+    python bench/serve.py --model qwen2.5-coder-1.5b --out bench/RESULTS.md
+
+Measured in one run, on the same model file, one process at a time:
+  1. decode tokens/s: raw llama-cpp-python vs our /v1/completions (stream), first token
+     to last, so prompt evaluation is excluded;
+  2. FIM latency on a typing trace (bench/typing_trace.py) against our server, our
+     server with COMMONS_NO_PROMPT_CACHE=1, and llama-cpp-python's own server;
+  3. peak RSS (VmHWM) of each server process (and its children).
+The results replace this model's section of --out (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+import typing_trace  # noqa: E402
+
+DECODE_PROMPT = ('"""Small helpers for lists, strings and dictionaries."""\n\n'
+                 'import itertools\n\n\ndef chunked(items, size):\n')
+FIM_SENTINELS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")  # Qwen2.5-Coder
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(xs: list[float], q: float) -> float:
+    """Percentile with linear interpolation (q in 0..100)."""
+    s = sorted(xs)
+    k = (len(s) - 1) * q / 100
+    lo = int(k)
+    return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (k - lo)
+
+
+# -- machine and model ------------------------------------------------------------
+def machine_info() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor())
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
+    os_name = platform.platform()
+    if Path("/etc/os-release").exists():
+        os_name = re.search(r'PRETTY_NAME="(.*)"', Path("/etc/os-release").read_text())[1]
+    import llama_cpp
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).parent).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
+                           text=True, cwd=Path(__file__).parent).stdout.strip()
+    return {"CPU": cpu, "cores": os.cpu_count(), "RAM": f"{mem_kb / 2**20:.1f} GiB",
+            "OS": f"{os_name} ({platform.release()})", "Python": platform.python_version(),
+            "llama-cpp-python": llama_cpp.__version__,
+            "git commit": git + (" (src/ has uncommitted changes)" if dirty else ""),
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+def model_path(name: str) -> str:
+    out = subprocess.run(["commons", "models", "--assemble", name], capture_output=True,
+                         text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+# -- servers ------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM of pid and its descendants, summed."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d.name))
+        except (ValueError, OSError, IndexError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            total += int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{p}/status").read_text())[1])
+        except (OSError, TypeError):
+            pass
+    return total / 1024
+
+
+@contextmanager
+def server(name: str, cmd: list[str], ready_path: str, port: int, env: dict | None = None):
+    """Start a server, wait until ready_path answers 200, yield (base_url, proc), kill it."""
+    logf = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{name}-", suffix=".log", delete=False)
+    log(f"starting {name}: {' '.join(cmd)}" + (f"  (env {env})" if env else ""))
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            if proc.poll() is not None or time.time() > deadline:
+                logf.seek(0)
+                raise RuntimeError(f"{name} did not start (rc={proc.poll()}); log {logf.name}:\n"
+                                   + logf.read()[-3000:])
+            try:
+                if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        log(f"{name} ready on {base} (log {logf.name})")
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        logf.close()
+
+
+# -- 1. decode speed ------------------------------------------------------------------
+def decode_raw(path: str, n_tokens: int, repeats: int) -> tuple[list[float], list[int]]:
+    """Raw Llama.generate, the same sampler settings as our engine (greedy); the first
+    run is a warm-up. Returns tokens/s and token counts per timed run."""
+    from llama_cpp import Llama, llama_vocab_is_eog
+
+    llm = Llama(model_path=path, n_ctx=8192, n_threads=os.cpu_count(), verbose=False)
+    ids = llm.tokenize(DECODE_PROMPT.encode(), add_bos=True, special=True)
+    rates, counts = [], []
+    try:
+        for r in range(repeats + 1):
+            llm.reset()
+            n, t_first = 0, 0.0
+            for tok in llm.generate(ids, top_k=0, top_p=1.0, min_p=0.0, typical_p=1.0, temp=0.0,
+                                    repeat_penalty=1.0):
+                if llama_vocab_is_eog(llm._model.vocab, tok):
+                    break
+                n += 1
+                if n == 1:
+                    t_first = time.perf_counter()
+                t_last = time.perf_counter()
+                if n >= n_tokens:
+                    break
+            if r:
+                rates.append((n - 1) / (t_last - t_first))
+                counts.append(n)
+    finally:
+        llm.close()
+    return rates, counts
+
+
+def decode_http(base: str, n_tokens: int, repeats: int) -> tuple[list[float], list[int]]:
+    """Streamed /v1/completions: first chunk with text to the chunk with finish_reason;
+    tokens from the usage chunk. The first run is a warm-up."""
+    body = {"prompt": DECODE_PROMPT, "max_tokens": n_tokens, "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True}}
+    rates, counts = [], []
+    with httpx.Client(timeout=300) as c:
+        for r in range(repeats + 1):
+            t_first = t_last = None
+            n = 0
+            with c.stream("POST", base + "/v1/completions", json=body) as resp:
+                resp.raise_for_status()
+                for line in resp.iter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    ev, now = json.loads(line[6:]), time.perf_counter()
+                    if ev.get("usage"):
+                        n = ev["usage"]["completion_tokens"]
+                    for ch in ev.get("choices", []):
+                        if ch.get("text") and t_first is None:
+                            t_first = now
+                        if ch.get("finish_reason"):
+                            t_last = now
+            if r:
+                rates.append((n - 1) / (t_last - t_first))
+                counts.append(n)
+    return rates, counts
+
+
+# -- 2. typing trace --------------------------------------------------------------------
+def metric(base: str, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", httpx.get(base + "/metrics").text, re.M)
+    return float(m[1]) if m else 0.0
+
+
+def run_trace(base: str, trace: typing_trace.Trace, steps: int, max_tokens: int,
+              label: str, template: bool = False, ours: bool = True) -> list[dict]:
+    """One non-streaming FIM request per step. template=True sends the Qwen PSM prompt
+    as plain text instead of using `suffix`. Returns per-step records."""
+    def body(prefix: str, suffix: str) -> dict:
+        if template:
+            return {"prompt": f"{FIM_SENTINELS[0]}{prefix}{FIM_SENTINELS[1]}{suffix}"
+                              f"{FIM_SENTINELS[2]}", "max_tokens": max_tokens, "temperature": 0}
+        return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0}
+
+    out = []
+    with httpx.Client(timeout=600) as c:
+        # warm-up with an unrelated request, so the first step is a cold cursor position
+        c.post(base + "/v1/completions", json=body("def add(a, b):\n    ", "\n")).raise_for_status()
+        for k in range(steps):
+            if ours:
+                before = metric(base, "commons_prompt_tokens_cached_total")
+            t0 = time.perf_counter()
+            resp = c.post(base + "/v1/completions", json=body(*trace.step(k)))
+            dt = time.perf_counter() - t0
+            resp.raise_for_status()
+            usage = resp.json()["usage"]
+            rec = {"step": k, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
+                   "generated": usage["completion_tokens"], "text": resp.json()["choices"][0]["text"]}
+            if ours:
+                rec["cached"] = int(metric(base, "commons_prompt_tokens_cached_total") - before)
+            out.append(rec)
+            if k % 10 == 0 or k == steps - 1:
+                log(f"  {label} step {k + 1}/{steps}: {rec['ms']:.0f} ms, {rec['generated']} tokens"
+                    + (f", {rec['prompt'] - rec['cached']} of {rec['prompt']} prompt tokens evaluated"
+                       if ours else ""))
+    return out
+
+
+def summary(recs: list[dict]) -> dict:
+    ms = [r["ms"] for r in recs]
+    return {"n": len(ms), "p50": pct(ms, 50), "p95": pct(ms, 95), "mean": statistics.mean(ms),
+            "gen": statistics.mean(r["generated"] for r in recs),
+            "prompt": statistics.mean(r["prompt"] for r in recs)}
+
+
+# -- report -----------------------------------------------------------------------------
+def write_section(out: Path, model: str, body: str) -> None:
+    start, end = f"<!-- bench/serve.py {model} -->", f"<!-- end bench/serve.py {model} -->"
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    section = f"{start}\n{body.rstrip()}\n{end}\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) + 1:]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    out.write_text(text)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and steps")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    ap.add_argument("--steps-json", type=Path, help="also write per-step records here")
+    a = ap.parse_args()
+    try:
+        import llama_cpp.server.app  # noqa: F401
+    except ImportError as e:
+        sys.exit(f"llama_cpp.server does not import ({e}); install it with\n"
+                 f"    pip install 'llama-cpp-python[server]==0.3.36'")
+    repeats, steps, base_steps = (3, 40, 6) if a.quick else (5, 150, 16)
+    n_decode, n_fim, threads = 128, 24, os.cpu_count()
+    t_start = time.time()
+    info, path = machine_info(), model_path(a.model)
+    trace = typing_trace.build(steps)
+    log(f"model {path}; trace: {len(trace.cuts)} steps; baselines on the first {base_steps}")
+
+    log("decode: raw llama-cpp-python")
+    raw_rates, raw_n = decode_raw(path, n_decode, repeats)
+    ours_cmd = [shutil.which("commons") or "commons", "serve", "--model", a.model,
+                "--threads", str(threads), "--port"]
+    port = free_port()
+    with server("commons serve", ours_cmd + [str(port)], "/health", port) as (base, proc):
+        log("decode: our /v1/completions (stream)")
+        http_rates, http_n = decode_http(base, n_decode, repeats)
+        log("typing trace: our server (prompt cache on)")
+        ours = run_trace(base, trace, len(trace.cuts), n_fim, "ours")
+        rss_ours = peak_rss_mib(proc.pid)
+    port = free_port()
+    with server("commons serve (no cache)", ours_cmd + [str(port)], "/health", port,
+                env={"COMMONS_NO_PROMPT_CACHE": "1"}) as (base, proc):
+        nocache = run_trace(base, trace, base_steps, n_fim, "ours-no-cache")
+        rss_nocache = peak_rss_mib(proc.pid)
+    port = free_port()
+    llama_cmd = [sys.executable, "-m", "llama_cpp.server", "--model", path, "--n_ctx", "8192",
+                 "--n_threads", str(threads), "--n_threads_batch", str(threads),
+                 "--host", "127.0.0.1", "--port", str(port)]
+    with server("llama_cpp.server", llama_cmd, "/v1/models", port) as (base, proc):
+        lcs = run_trace(base, trace, base_steps, n_fim, "llama_cpp.server suffix", ours=False)
+        lcs_t = run_trace(base, trace, base_steps, n_fim, "llama_cpp.server PSM text",
+                          template=True, ours=False)
+        rss_lcs = peak_rss_mib(proc.pid)
+    if a.steps_json:
+        a.steps_json.write_text(json.dumps({"ours": ours, "no_cache": nocache,
+                                            "llama_suffix": lcs, "llama_psm": lcs_t}, indent=1))
+
+    # -- report ---------------------------------------------------------------------
+    raw, http = statistics.median(raw_rates), statistics.median(http_rates)
+    s_all, s_win = summary(ours), summary(ours[:base_steps])
+    s_nc, s_l, s_lt = summary(nocache), summary(lcs), summary(lcs_t)
+    hits = [r for r in ours if r["prompt"] - r["cached"] <= 32]
+    misses = [r for r in ours if r["prompt"] - r["cached"] > 32]
+    miss_desc = [f"step {r['step'] + 1}: {r['prompt'] - r['cached']} tokens, {r['ms']:.0f} ms"
+                 for r in misses]
+    if any(r["cached"] for r in nocache):
+        log("WARNING: COMMONS_NO_PROMPT_CACHE=1 still reported cached prompt tokens")
+    cmd = "python bench/serve.py" + (f" --model {a.model}" if a.model != "qwen2.5-coder-0.5b" else "") \
+        + (" --quick" if a.quick else "")
+    ok = lambda b: "yes" if b else "**no**"  # noqa: E731
+    row = lambda name, s: (f"| {name} | {s['n']} | {s['p50']:.0f} | {s['p95']:.0f} | {s['mean']:.0f} "  # noqa: E731
+                           f"| {s['gen']:.1f} | {s['prompt']:.0f} |")
+    lines = [f"## `commons serve` — {a.model}" + (" (quick run)" if a.quick else ""), "",
+             f"Command: `{cmd}` (total {(time.time() - t_start) / 60:.1f} min). "
+             f"Model file: `{Path(path).name}`.", "",
+             "| machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()] + [
+        "", f"### Decode speed ({n_decode} tokens, greedy, median of {repeats})", "",
+        "| path | tokens/s | tokens per run |", "|---|---|---|",
+        f"| raw llama-cpp-python `Llama.generate` | {raw:.1f} | {sorted(set(raw_n))} |",
+        f"| our `/v1/completions` stream | {http:.1f} | {sorted(set(http_n))} |",
+        f"| ratio ours / raw | {http / raw:.1%} (target >= 95%: {ok(http / raw >= 0.95)}) | |",
+        "", f"### FIM latency on a typing trace (max_tokens {n_fim}, temperature 0)", "",
+        f"`{trace.source}` ({trace.n_lines} lines, sha256 `{trace.sha256[:12]}`), cursor at "
+        f"line {trace.cursor_line}: prefix {len(trace.prefix0)} chars + the text typed so far, "
+        f"suffix {len(trace.suffix)} chars, 3-6 characters typed per step (seed {typing_trace.SEED}). "
+        f"The slow servers run only the first {base_steps} steps of the same trace.", "",
+        "| server | steps | p50 ms | p95 ms | mean ms | mean tokens out | mean prompt tokens |",
+        "|---|---|---|---|---|---|---|",
+        row("ours, prompt cache (all steps)", s_all), row(f"ours, prompt cache (first {base_steps})", s_win),
+        row("ours, `COMMONS_NO_PROMPT_CACHE=1`", s_nc), row("llama_cpp.server, `suffix`", s_l),
+        row("llama_cpp.server, PSM prompt text", s_lt), "",
+        f"- ours p50 / llama_cpp.server p50 (first {base_steps} steps, `suffix`): "
+        f"{s_win['p50'] / s_l['p50']:.2f} (target <= 0.5: {ok(s_win['p50'] / s_l['p50'] <= 0.5)})",
+        f"- ours p50 over all steps: {s_all['p50']:.0f} ms (target <= 400 ms: {ok(s_all['p50'] <= 400)})",
+        f"- ours: {len(hits)} steps evaluated <= 32 new prompt tokens (p50 "
+        f"{pct([r['ms'] for r in hits], 50) if hits else 0:.0f} ms), {len(misses)} evaluated more "
+        f"({', '.join(miss_desc[:5])})",
+        "", "### Peak memory (VmHWM of the server process and its children)", "",
+        "| server | peak RSS MiB |", "|---|---|",
+        f"| ours | {rss_ours:.0f} |", f"| ours, no prompt cache | {rss_nocache:.0f} |",
+        f"| llama_cpp.server | {rss_lcs:.0f} |", "",
+        "How measured: one process at a time on the same GGUF, n_ctx 8192, "
+        f"{threads} threads everywhere. Decode: time from the first generated token to the last "
+        "(prompt evaluation excluded), tokens/s = (tokens - 1) / that time; raw is "
+        "`Llama.generate` with our engine's sampler settings, ours is a streamed "
+        "`/v1/completions` (first SSE chunk with text to the chunk with `finish_reason`, "
+        "token count from `stream_options.include_usage`); one warm-up run each. Typing trace: "
+        "non-streaming `/v1/completions` per step, wall time from request to full response "
+        "over HTTP on 127.0.0.1; each server gets one unrelated warm-up request, so step 1 "
+        "is a cold cursor position. llama_cpp.server runs `python -m llama_cpp.server --model "
+        f"PATH --n_ctx 8192 --n_threads {threads} --n_threads_batch {threads}`; its `suffix` "
+        "mode in 0.3.36 uses token id 0 for the FIM sentinels (a TODO in `llama.py`), so "
+        "the Qwen PSM prompt sent as plain text is also shown (same prompt length, real FIM). "
+        "Our server stops completions early at the end of the block/line (infill rules), so "
+        "'mean tokens out' differs between servers."]
+    write_section(a.out, a.model, "\n".join(lines))
+    print("\n".join(lines))
+    log(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""A deterministic editor typing trace over a real Python file, for FIM latency benchmarks.
+
+The file is the standard library's shlex.py (350 lines in CPython 3.11). The cursor
+starts at the beginning of line CURSOR_LINE; the user then types the next TYPED_LINES
+lines a few characters at a time (chunks of 3-6 characters from a seeded RNG). At
+step k the editor sends
+
+    prefix = file[:cursor] + typed[:n_k]     (everything before the cursor, as is)
+    suffix = file[end of typed region:]      (the same at every step, capped at 3,000 chars)
+
+    python bench/typing_trace.py               # print the trace's shape
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCE = Path(shlex.__file__)
+CURSOR_LINE = 185  # 1-based: "            elif self.state in self.quotes:" in read_token
+TYPED_LINES = 40
+SUFFIX_CHARS = 3000
+SEED = 1234
+
+
+@dataclass
+class Trace:
+    source: str  # file name
+    sha256: str
+    n_lines: int
+    cursor_line: int
+    prefix0: str  # text before the cursor
+    typed: str  # the text the user types
+    suffix: str
+    cuts: list[int]  # typed[:cuts[k]] has been typed at step k
+
+    def step(self, k: int) -> tuple[str, str]:
+        return self.prefix0 + self.typed[: self.cuts[k]], self.suffix
+
+
+def build(max_steps: int, seed: int = SEED) -> Trace:
+    text = SOURCE.read_text()
+    lines = text.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: CURSOR_LINE - 1])
+    end = sum(len(line) for line in lines[: CURSOR_LINE - 1 + TYPED_LINES])
+    rng = random.Random(seed)
+    cuts, n = [], 0
+    while n < end - start and len(cuts) < max_steps:
+        n = min(n + rng.randint(3, 6), end - start)
+        cuts.append(n)
+    return Trace(SOURCE.name, hashlib.sha256(text.encode()).hexdigest(), len(lines),
+                 CURSOR_LINE, text[:start], text[start:end], text[end:end + SUFFIX_CHARS], cuts)
+
+
+if __name__ == "__main__":
+    t = build(150)
+    print(f"{t.source} ({t.n_lines} lines, sha256 {t.sha256[:12]}): cursor at line {t.cursor_line}, "
+          f"prefix {len(t.prefix0)} chars, typing {len(t.typed)} chars in chunks of 3-6, "
+          f"suffix {len(t.suffix)} chars; {len(t.cuts)} steps type {t.cuts[-1]} chars")
+    p, _ = t.step(len(t.cuts) - 1)
+    print("last step's prefix ends with:\n" + p[-300:])

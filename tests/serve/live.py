@@ -1,0 +1,43 @@
+"""Run the real app under uvicorn on a free loopback port, in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+import httpx
+import uvicorn
+
+from codecommons.serve.app import ServeOptions, build_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(engine, opts: ServeOptions | None = None):
+    port = free_port()
+    app = build_app(engine, opts)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("test server did not start within 30 s")
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

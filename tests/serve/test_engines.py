@@ -1,0 +1,99 @@
+"""The engines behind one interface: llama.cpp (tiny GGUF) and transformers (tiny
+folder with the same weights), plus KV-cache reuse and cancellation.
+
+    python -m pytest tests/serve/test_engines.py -q
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from codecommons.engines.base import ENGINES, SamplingParams, load_engine
+from codecommons.serve.generation import Generation
+from codecommons.tokenizer.fim import Segment
+
+GREEDY = SamplingParams(max_tokens=8, temperature=0)
+
+
+def text_of(engine, prompt, params=GREEDY, cancel=None) -> str:
+    return "".join(t.text for t in engine.generate(prompt, params, cancel or threading.Event()))
+
+
+@pytest.fixture(params=["gguf_engine", "hf_engine"])
+def engine(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_special_tokens_and_fim_template(engine):
+    assert engine.special_token_id("<|fim_prefix|>") == 603
+    assert engine.special_token_id("def") is None
+    assert engine.fim_template().name == "qwen"
+    assert 600 in engine.eos_token_ids()
+
+
+def test_encode_never_parses_specials_in_plain_text(engine):
+    plain = engine.encode([Segment("<|fim_prefix|>")])
+    assert 603 not in plain and len(plain) > 1
+    assert engine.encode([Segment("<|fim_prefix|>", special=True)]) == [603]
+
+
+def test_greedy_is_deterministic_and_seeded_sampling_reproduces(engine):
+    p = [Segment("def f(x):\n")]
+    assert text_of(engine, p) == text_of(engine, p)
+    sampled = SamplingParams(max_tokens=8, temperature=1.0, seed=3)
+    assert text_of(engine, p, sampled) == text_of(engine, p, sampled)
+
+
+def test_both_engines_agree_on_greedy_output(gguf_engine, hf_engine):
+    p = [Segment("import json\n\ndef load(path):\n")]
+    assert text_of(gguf_engine, p) == text_of(hf_engine, p)
+
+
+def test_kv_cache_reused_for_extended_prompt(engine):
+    base = "def parse(text):\n    lines = text.split()\n"
+    text_of(engine, [Segment(base)])
+    n_base = len(engine.encode([Segment(base)]))
+    text_of(engine, [Segment(base + "    return lines")])
+    assert engine.last_prompt.n_cached >= n_base - 1
+    assert engine.last_prompt.n_prompt > n_base
+
+
+def test_cache_reuse_does_not_change_output(hf_engine):
+    p = [Segment("class A:\n    def m(self):\n")]
+    warm = text_of(hf_engine, [Segment("class A:\n")]) and text_of(hf_engine, p)
+    hf_engine._cache, hf_engine._cached_ids = None, []  # cold
+    assert text_of(hf_engine, p) == warm
+
+
+def test_cancel_stops_before_next_token(engine):
+    cancel = threading.Event()
+    params = SamplingParams(max_tokens=50, temperature=0, ignore_eos=True)
+    got = []
+    for tok in engine.generate([Segment("x = ")], params, cancel):
+        got.append(tok)
+        if len(got) == 3:
+            cancel.set()
+    assert len(got) == 3
+
+
+def test_typing_reuses_cache_in_fim_layout(gguf_engine):
+    """The head/tail layout keeps the KV cache while the user types on a line."""
+    gen = Generation(gguf_engine)
+    suffix = "\n\ndef other():\n    return 2\n" * 3
+    prefix = "import os\n\ndef main():\n    path = os.getcwd()\n    "
+    evaluated = []
+    for typed in ("pr", "print", "print(pa", "print(path)"):
+        prep = gen.prepare_completion(prefix + typed, suffix, 4, [])
+        list(gen.run(prep, SamplingParams(max_tokens=4, temperature=0), threading.Event()))
+        evaluated.append(gguf_engine.last_prompt.n_prompt - gguf_engine.last_prompt.n_cached)
+    assert max(evaluated[1:]) <= 6, evaluated  # only the newly typed tokens (+1 refresh)
+    assert evaluated[0] > 20
+
+
+def test_unknown_engine_lists_valid_names(gguf_spec):
+    with pytest.raises(ValueError) as e:
+        load_engine(gguf_spec, "vllm-magic")
+    for name in ENGINES:
+        assert name in str(e.value)
