@@ -92,6 +92,21 @@ def test_typing_reuses_cache_in_fim_layout(gguf_engine):
     assert evaluated[0] > 20
 
 
+def test_typing_in_a_file_larger_than_the_context_keeps_the_cache(gguf_engine):
+    """An over-long prefix is cut once, with headroom, and the cut is kept while
+    typing, so the prompt's start (and its KV cache) stays put."""
+    gen = Generation(gguf_engine)
+    prefix = "".join(f"value_{i} = compute({i})\n" for i in range(200))  # > 512 tokens
+    suffix = "\nprint('done')\n"
+    evaluated = []
+    for typed in ("x", "x = ", "x = val", "x = value_1"):
+        prep = gen.prepare_completion(prefix + typed, suffix, 4, [])
+        assert prep.n_prompt + 4 <= gguf_engine.n_ctx
+        list(gen.run(prep, SamplingParams(max_tokens=4, temperature=0), threading.Event()))
+        evaluated.append(gguf_engine.last_prompt.n_prompt - gguf_engine.last_prompt.n_cached)
+    assert max(evaluated[1:]) <= 6, evaluated
+
+
 def test_unknown_engine_lists_valid_names(gguf_spec):
     with pytest.raises(ValueError) as e:
         load_engine(gguf_spec, "vllm-magic")

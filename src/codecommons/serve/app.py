@@ -30,13 +30,15 @@ class ServeOptions:
     api_key: str = ""
     max_queue: int = 16
     max_body_bytes: int = MAX_BODY_BYTES
+    stream_interval_s: float = 0.05  # streamed text is batched at most this late
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
     scheduler = Scheduler(opts.max_queue)
     state = ServerState(engine=engine, generation=Generation(engine), scheduler=scheduler,
-                        metrics=Metrics(lambda: scheduler.depth), created=int(time.time()))
+                        metrics=Metrics(lambda: scheduler.depth), created=int(time.time()),
+                        stream_interval_s=opts.stream_interval_s)
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield

@@ -40,6 +40,8 @@ class ServeConfig:
     max_queue: int = field(16, "requests waiting or running before 503/429")
     max_body_bytes: int = field(4 << 20, "largest accepted request body (413 above)")
     served_model_name: str = field("", "model id to report in the API (default: the model's)")
+    stream_interval: float = field(0.05, "seconds between batches of streamed text (0: every "
+                                         "token; larger leaves more CPU to decoding)")
 
     def __post_init__(self) -> None:
         problems = []
@@ -47,6 +49,8 @@ class ServeConfig:
             problems.append(f"--port must be 1..65535, got {self.port}")
         if self.max_queue < 1:
             problems.append(f"--max-queue must be >= 1, got {self.max_queue}")
+        if self.stream_interval < 0:
+            problems.append(f"--stream-interval must be >= 0, got {self.stream_interval}")
         if self.n_ctx < 0 or self.threads < 0:
             problems.append("--n-ctx and --threads must be >= 0")
         if self.engine == "remote" and not self.remote_url:
@@ -92,7 +96,8 @@ def main(argv: list[str]) -> int:
 
     app = build_app(engine, ServeOptions(api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""),
                                          max_queue=cfg.max_queue,
-                                         max_body_bytes=cfg.max_body_bytes))
+                                         max_body_bytes=cfg.max_body_bytes,
+                                         stream_interval_s=cfg.stream_interval))
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
           f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

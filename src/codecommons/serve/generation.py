@@ -23,7 +23,7 @@ with it, so typing evaluates only the new characters' tokens.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from codecommons.engines.base import Engine, SamplingParams
@@ -50,6 +50,7 @@ class Prepared:
     n_prompt: int = 0
     infill: InfillContext | None = None
     stops: list[str] = field(default_factory=list)
+    stop_token_ids: frozenset[int] = frozenset()  # the FIM template's end tokens
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Generation:
         self.max_tail_chars = max_tail_chars
         self._head: str | None = None  # head and suffix of the last FIM prompt
         self._suffix: str | None = None
+        self._cut = ""  # text cut from the front of the last over-long prefix
+        self._cut_suffix: tuple[str | None, str] = (None, "")  # (suffix, its fitted form)
         self._lock = threading.Lock()
 
     # -- preparing ----------------------------------------------------------
@@ -113,7 +116,7 @@ class Generation:
         budget = self.engine.n_ctx - max_tokens - FIM_OVERHEAD_TOKENS
         if budget <= 0:
             self.check_length(FIM_OVERHEAD_TOKENS, max_tokens)
-        prefix, suffix = fit_to_budget(prefix, suffix, budget, self.engine.count_tokens)
+        prefix, suffix = self._fit(prefix, suffix, budget)
         # Blanks before the cursor are left out of the prompt and healed in the output
         # (see stopping.StopChecker._drop_heal).
         current_line = prefix[prefix.rfind("\n") + 1:]
@@ -122,8 +125,41 @@ class Generation:
         segs = self.fim.segments(head, suffix, tail)
         n = self.count(segs)
         self.check_length(n, max_tokens)
-        return Prepared(prompt=segs, n_prompt=n, stops=stops,
+        return Prepared(prompt=segs, n_prompt=n, stops=stops + self._fim_stop_strings(),
+                        stop_token_ids=self._fim_stop_ids(),
                         infill=InfillContext.from_text(prefix, suffix, heal))
+
+    def _fim_stop_ids(self) -> frozenset[int]:
+        """End-of-infill tokens (e.g. <|fim_pad|>, <|file_sep|>) that the tokenizer
+        has; llama.cpp already treats them as end-of-generation, transformers not."""
+        if self.engine.remote:
+            return frozenset()
+        ids = (self.engine.special_token_id(t) for t in self.fim.stops)
+        return frozenset(i for i in ids if i is not None)
+
+    def _fim_stop_strings(self) -> list[str]:
+        # A remote server may print special tokens as text; cut there.
+        return list(self.fim.stops) if self.engine.remote else []
+
+    def _fit(self, prefix: str, suffix: str, budget: int) -> tuple[str, str]:
+        """fit_to_budget, with a sticky cut: in a file larger than the context, a cut
+        point that moved with every keystroke would change the prompt's first line
+        and so invalidate the whole KV cache. So when cutting is needed we cut to
+        90% of the budget, and keep that cut while the rest still fits."""
+        count = self.engine.count_tokens
+        with self._lock:
+            cut, (cut_suffix, fitted_suffix) = self._cut, self._cut_suffix
+        if cut and prefix.startswith(cut) and suffix == cut_suffix:
+            rest = prefix[len(cut):]
+            if count(rest) + count(fitted_suffix) <= budget:
+                return rest, fitted_suffix
+        if count(prefix) + count(suffix) <= budget:
+            return prefix, suffix
+        fitted_prefix, fitted_suffix = fit_to_budget(prefix, suffix, int(budget * 0.9), count)
+        with self._lock:
+            self._cut = prefix[: len(prefix) - len(fitted_prefix)]
+            self._cut_suffix = (suffix, fitted_suffix)
+        return fitted_prefix, fitted_suffix
 
     def _split(self, prefix: str, suffix: str) -> tuple[str, str]:
         """Stable head + typed tail (see the module docstring)."""
@@ -156,6 +192,8 @@ class Generation:
     def run(self, prep: Prepared, params: SamplingParams,
             cancel: threading.Event) -> Iterator[Delta | Done]:
         checker = StopChecker(prep.stops, prep.infill)
+        if prep.stop_token_ids:
+            params = replace(params, stop_token_ids=params.stop_token_ids | prep.stop_token_ids)
         if prep.messages is not None:
             tokens = self.engine.chat(prep.messages, params, cancel)
         else:

@@ -52,7 +52,7 @@ async def completions(body: oa.CompletionRequest, request: Request):
         return _stream(request, st, jobs, chunk, lambda i: None, include_usage, "text_completion")
     choices, n_prompt, n_gen = [], 0, 0
     for index, prep, params in jobs:
-        text, done = await collect(request, st.sample(prep, params))
+        text, done = await collect(request, st.sample(prep, params, stream=False))
         choices.append(chunk(index, text, _finish(done))["choices"][0])
         n_prompt += done.n_prompt if index % body.n == 0 else 0
         n_gen += done.n_generated
@@ -86,7 +86,7 @@ async def chat_completions(body: oa.ChatRequest, request: Request):
         return _stream(request, st, jobs, chunk, opener, include_usage, "chat.completion.chunk")
     choices, n_gen = [], 0
     for index, _, params in jobs:
-        text, done = await collect(request, st.sample(prep, params))
+        text, done = await collect(request, st.sample(prep, params, stream=False))
         choices.append({"index": index, "message": {"role": "assistant", "content": text},
                         "logprobs": None, "finish_reason": _finish(done)})
         n_gen += done.n_generated

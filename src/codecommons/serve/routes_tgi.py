@@ -30,7 +30,7 @@ def _prepare(st: ServerState, body: tgi.GenerateRequest):
 async def generate(body: tgi.GenerateRequest, request: Request) -> dict:
     st = ServerState.of(request)
     prep, params = _prepare(st, body)
-    text, done = await collect(request, st.sample(prep, params))
+    text, done = await collect(request, st.sample(prep, params, stream=False))
     if body.parameters.return_full_text:
         text = body.inputs + text
     out = {"generated_text": text}

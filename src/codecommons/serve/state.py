@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator
@@ -24,6 +25,7 @@ class ServerState:
     scheduler: Scheduler
     metrics: Metrics
     created: int
+    stream_interval_s: float = 0.05
 
     @classmethod
     def of(cls, request: Request) -> "ServerState":
@@ -40,10 +42,14 @@ class ServerState:
                                f"`{self.model_id}` (see GET /v1/models)",
                                param="model", code="model_not_found", status=404)
 
-    def sample(self, prep: Prepared, params: SamplingParams) -> AsyncIterator[Delta | Done]:
-        """Queue one generation (raises QueueFull now) and record its metrics."""
+    def sample(self, prep: Prepared, params: SamplingParams,
+               stream: bool = True) -> AsyncIterator[Delta | Done]:
+        """Queue one generation (raises QueueFull now) and record its metrics.
+        Streams get their text at most `stream_interval_s` late; others at the end."""
         t0 = time.perf_counter()
-        job = self.scheduler.start(lambda cancel: self.generation.run(prep, params, cancel))
+        flush_s = self.stream_interval_s if stream else math.inf
+        job = self.scheduler.start(lambda cancel: self.generation.run(prep, params, cancel),
+                                   flush_s)
 
         async def events() -> AsyncIterator[Delta | Done]:
             ttft = None
