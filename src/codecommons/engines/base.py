@@ -112,6 +112,14 @@ class Engine(ABC):
     def fim_template(self) -> FimTemplate | None:
         return detect_template(self.spec.family, lambda t: self.special_token_id(t) is not None)
 
+    def fim_stop_ids(self) -> frozenset[int]:
+        """Ids of the FIM template's end tokens (<|fim_pad|>, <|file_sep|>, ...) that
+        this tokenizer has; llama.cpp already ends generation on them, transformers
+        only on its EOS."""
+        fim = self.fim_template()
+        ids = (self.special_token_id(t) for t in (fim.stops if fim else ()))
+        return frozenset(i for i in ids if i is not None)
+
     # -- generation ---------------------------------------------------------
     @abstractmethod
     def generate(self, prompt: list[Segment], params: SamplingParams,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from codecommons.engines.base import Engine, SamplingParams
-from codecommons.serve.stopping import InfillContext, StopChecker
+from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.tokenizer.fim import FimTemplate, Segment, fit_to_budget
 
 MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
@@ -126,16 +126,8 @@ class Generation:
         n = self.count(segs)
         self.check_length(n, max_tokens)
         return Prepared(prompt=segs, n_prompt=n, stops=stops + self._fim_stop_strings(),
-                        stop_token_ids=self._fim_stop_ids(),
+                        stop_token_ids=self.engine.fim_stop_ids(),
                         infill=InfillContext.from_text(prefix, suffix, heal))
-
-    def _fim_stop_ids(self) -> frozenset[int]:
-        """End-of-infill tokens (e.g. <|fim_pad|>, <|file_sep|>) that the tokenizer
-        has; llama.cpp already treats them as end-of-generation, transformers not."""
-        if self.engine.remote:
-            return frozenset()
-        ids = (self.engine.special_token_id(t) for t in self.fim.stops)
-        return frozenset(i for i in ids if i is not None)
 
     def _fim_stop_strings(self) -> list[str]:
         # A remote server may print special tokens as text; cut there.

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from codecommons.serve.stopping import InfillContext, StopChecker
+from codecommons.engines.stopping import InfillContext, StopChecker
 
 
 def run(checker: StopChecker, pieces: list[str]) -> tuple[str, list[str]]:
