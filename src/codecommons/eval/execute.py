@@ -1,0 +1,98 @@
+"""Stage 2: samples.jsonl -> results.jsonl, running each program in the sandbox.
+
+Nothing runs without `allow_code_execution` (the CLI's --allow-code-execution):
+model output is untrusted code. Exact-match tasks need no execution. Programs run
+on `workers` threads, each with its own sandbox slot (its own unprivileged uid), and
+results are appended as they finish, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from codecommons.eval import sandbox
+from codecommons.eval.generate import _drop_torn_line, done_keys
+from codecommons.eval.tasks import Problem, Task
+
+STDERR_TAIL = 2000  # characters of stderr kept per result
+
+
+class ExecutionRefused(RuntimeError):
+    """Execution was not allowed, or the task's toolchain is missing."""
+
+
+def check_tools(task: Task) -> None:
+    missing = [t for t in task.tools if shutil.which(t) is None]
+    if missing:
+        raise ExecutionRefused(f"{task.name} needs {', '.join(missing)} on PATH to run its tests; "
+                               f"install the toolchain (e.g. apt-get install nodejs default-jdk "
+                               f"g++) and retry — scores are never reported as zero for this")
+
+
+def read_samples(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{n}: not JSON ({e}); fix or delete that line") from e
+    return rows
+
+
+def check_one(task: Task, p: Problem, sample: dict, limits: sandbox.SandboxLimits, worker: int,
+              unsafe_no_sandbox: bool) -> dict:
+    row = {"task_id": p.task_id, "sample": sample["sample"]}
+    if task.metric == "exact_match":
+        ok = task.is_exact_match(p, sample["completion"])
+        return {**row, "passed": ok, "status": "passed" if ok else "failed", "duration": 0.0,
+                "stderr": ""}
+    prog = task.program(p, sample["completion"], sample.get("mode", "base"))
+    if prog.python_source is not None:
+        res = sandbox.run_python(prog.python_source, limits=limits, worker=worker,
+                                 unsafe_no_sandbox=unsafe_no_sandbox)
+    else:
+        res = sandbox.run(prog.cmd, prog.files, limits=limits, worker=worker,
+                          unsafe_no_sandbox=unsafe_no_sandbox)
+    return {**row, "passed": res.status == "passed", "status": res.status,
+            "duration": round(res.duration_s, 4), "stderr": res.stderr_tail[-STDERR_TAIL:]}
+
+
+def execute(task: Task, problems: list[Problem], samples_path: Path, out: Path, *,
+            allow_code_execution: bool, workers: int = 2, limits: sandbox.SandboxLimits | None = None,
+            unsafe_no_sandbox: bool = False, progress: bool = True) -> Path:
+    from tqdm import tqdm
+
+    if task.metric != "exact_match":
+        if not allow_code_execution:
+            raise ExecutionRefused("this runs model-generated code; pass --allow-code-execution "
+                                   "to run it in the sandbox")
+        check_tools(task)
+    by_id = {p.task_id: p for p in problems}
+    samples = [s for s in read_samples(samples_path) if s["task_id"] in by_id]
+    _drop_torn_line(out)
+    done = done_keys(out)
+    pending = [s for s in samples if (s["task_id"], s["sample"]) not in done]
+    limits = limits or sandbox.SandboxLimits()
+    slots = list(range(workers))
+    with open(out, "a") as f, ThreadPoolExecutor(workers) as pool:
+        futures = {}
+        for s in pending:
+            futures[pool.submit(_in_slot, slots, task, by_id[s["task_id"]], s, limits,
+                                unsafe_no_sandbox)] = s
+        for fut in tqdm(as_completed(futures), total=len(futures), disable=not progress,
+                        desc=f"executing {task.name}", unit="program"):
+            f.write(json.dumps(fut.result()) + "\n")
+            f.flush()
+    return out
+
+
+def _in_slot(slots: list[int], task, p, s, limits, unsafe) -> dict:
+    """Run with a free worker slot (a distinct sandbox uid), returning it after."""
+    worker = slots.pop()
+    try:
+        return check_one(task, p, s, limits, worker, unsafe)
+    finally:
+        slots.append(worker)

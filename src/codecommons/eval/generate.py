@@ -1,0 +1,186 @@
+"""Stage 1 of an evaluation: model completions for a task -> samples.jsonl.
+
+Works through the engines `commons serve` uses (a registry name, .gguf file or
+model folder) or any OpenAI-compatible endpoint (vLLM, TGI, llama.cpp, Ollama, our
+own server). Each line of samples.jsonl is one sample: task_id, sample index, the
+cleaned completion, the raw model text and the prompting mode. A rerun appends only
+the samples that are missing, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from codecommons.engines.base import Engine, SamplingParams
+from codecommons.engines.stopping import StopChecker
+from codecommons.eval.tasks import Problem, Task
+from codecommons.tokenizer.fim import Segment, fit_to_budget
+
+
+@dataclass
+class ModelChoice:
+    """--model NAME|PATH, or --endpoint URL (with --model naming the served model)."""
+
+    model: str = ""
+    endpoint: str = ""
+    api_key: str = ""
+
+
+def load(choice: ModelChoice, n_ctx: int = 4096) -> Engine:
+    from codecommons.engines.base import load_engine
+    from codecommons.models.registry import ModelSpec, guess_family, resolve
+
+    if choice.endpoint:
+        spec = ModelSpec(id=choice.model or "default", family=guess_family(choice.model),
+                         context_length=n_ctx, license="unknown", format="remote",
+                         path=choice.endpoint)
+        return load_engine(spec, "remote", base_url=choice.endpoint, api_key=choice.api_key)
+    if not choice.model:
+        raise ValueError("give --model NAME|PATH or --endpoint URL")
+    return load_engine(resolve(choice.model), n_ctx=n_ctx)
+
+
+def model_fingerprint(engine: Engine) -> dict:
+    """Model id and, for local weights, the SHA-256 of the weight files."""
+    path = Path(engine.spec.path) if engine.spec.path and not engine.remote else None
+    files = [path] if path and path.is_file() else sorted(path.glob("*.safetensors")) if path else []
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return {"id": engine.spec.id, "family": engine.spec.family, "format": engine.spec.format,
+            "sha256": h.hexdigest() if files else None, "path": engine.spec.path}
+
+
+def choose_mode(task: Task, engine: Engine, mode: str) -> str:
+    """"auto": FIM tasks infill; others use the chat template when the model has one
+    (instruct models are evaluated as their authors do) and raw prompts otherwise."""
+    if mode == "auto":
+        if "fim" in task.modes:
+            mode = "fim"
+        else:
+            has_chat = engine.remote or engine.chat_template() is not None
+            mode = "instruct" if has_chat else "base"
+    if mode not in task.modes:
+        raise ValueError(f"task {task.name} supports modes {task.modes}, not {mode!r}")
+    if mode == "fim" and engine.fim_template() is None:
+        raise ValueError(f"model {engine.spec.id} has no fill-in-the-middle tokens; "
+                         f"{task.name} needs them")
+    return mode
+
+
+class PromptTooLong(ValueError):
+    """The problem's prompt leaves no room to generate in the model's context."""
+
+
+def complete(engine: Engine, task: Task, p: Problem, mode: str, params: SamplingParams) -> str:
+    """One raw completion for a problem."""
+    cancel = threading.Event()
+    if mode == "instruct":
+        messages = [{"role": "user", "content": task.instruction(p)}]
+        if not engine.remote:
+            params = _fit_max_tokens(engine, engine.render_chat(messages), params)
+        tokens = engine.chat(messages, params, cancel)
+        stops: tuple[str, ...] = ()
+    elif mode == "fim":
+        fim = engine.fim_template()
+        budget = engine.n_ctx - params.max_tokens - 8  # 8: sentinels and BOS
+        prefix, suffix = fit_to_budget(p.prompt, p.suffix, budget, engine.count_tokens)
+        tokens = engine.generate(fim.segments(prefix, suffix), _with_fim_stops(engine, params),
+                                 cancel)
+        stops = fim.stops if engine.remote else ()
+    else:
+        prompt = [Segment(p.prompt)]
+        if not engine.remote:
+            params = _fit_max_tokens(engine, prompt, params)
+        tokens = engine.generate(prompt, params, cancel)
+        stops = tuple(p.meta.get("stop", ())) or task.stop
+    checker = StopChecker(list(stops))
+    out = []
+    for tok in tokens:
+        out.append(checker.feed(tok.text))
+        if checker.stopped:
+            break
+    tokens.close()
+    out.append(checker.finish())
+    return "".join(out)
+
+
+def _fit_max_tokens(engine: Engine, prompt: list[Segment], params: SamplingParams) -> SamplingParams:
+    """Generate at most what the context has room for; a prompt that fills the
+    context is an error recorded with the sample, not a crash of the run."""
+    from dataclasses import replace
+
+    room = engine.n_ctx - len(engine.encode(prompt)) - 1
+    if room < 1:
+        raise PromptTooLong(f"prompt does not fit the {engine.n_ctx}-token context")
+    return replace(params, max_tokens=min(params.max_tokens, room))
+
+
+def _with_fim_stops(engine: Engine, params: SamplingParams) -> SamplingParams:
+    from dataclasses import replace
+
+    return replace(params, stop_token_ids=params.stop_token_ids | engine.fim_stop_ids())
+
+
+def done_keys(path: Path) -> set[tuple[str, int]]:
+    """(task_id, sample) pairs already in a samples/results file; a torn last line
+    from an interrupted run is ignored (it is rewritten)."""
+    keys = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            keys.add((row["task_id"], row["sample"]))
+    return keys
+
+
+def todo(problems: list[Problem], n_samples: int, done: set) -> Iterator[tuple[Problem, int]]:
+    for p in problems:
+        for i in range(n_samples):
+            if (p.task_id, i) not in done:
+                yield p, i
+
+
+def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mode: str,
+             n_samples: int, params: SamplingParams, progress: bool = True) -> Path:
+    """Append the missing samples to `out` (samples.jsonl) and return its path."""
+    from tqdm import tqdm
+
+    _drop_torn_line(out)
+    pending = list(todo(problems, n_samples, done_keys(out)))
+    with open(out, "a") as f:
+        for p, i in tqdm(pending, desc=f"generating {task.name}", disable=not progress,
+                         unit="sample"):
+            seed = None if params.seed is None else params.seed + i
+            row = {"task_id": p.task_id, "sample": i, "mode": mode}
+            try:
+                raw = complete(engine, task, p, mode, _seeded(params, seed))
+                row.update(completion=task.postprocess(p, raw, mode), raw=raw)
+            except PromptTooLong as e:  # recorded; the sample fails when executed
+                row.update(completion="", raw="", error=str(e))
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+    return out
+
+
+def _seeded(params: SamplingParams, seed: int | None) -> SamplingParams:
+    from dataclasses import replace
+
+    return replace(params, seed=seed)
+
+
+def _drop_torn_line(path: Path) -> None:
+    """A run killed mid-write leaves a partial last line; cut it before appending."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[: data.rfind(b"\n") + 1])

@@ -1,0 +1,955 @@
+"""
+Sandboxed execution of untrusted programs (model completions) for the
+execution-based evaluation harness (pass@k).
+
+`run(cmd, files)` writes `files` into a fresh scratch folder, runs `cmd` there
+inside a sandbox and returns an `ExecutionResult` (passed / failed / timeout /
+error, exit code, capped stdout, tail of stderr, duration). `run_python(program)`
+runs a Python program and passes it only when it provably ran to its last line.
+A compile-then-run language is one `run` call with a shell script as the
+command, e.g. `["sh", "-c", "javac Main.java && java -Xmx256m Main"]`.
+
+Mechanism (detected once per process by really running `true`, then cached):
+
+1. bubblewrap (`bwrap`, Debian package `bubblewrap`: `apt-get install -y
+   bubblewrap`). The program sees a new root: read-only binds of /usr and /etc
+   (and /bin, /lib*, /sbin as the symlinks or binds the host has), the running
+   Python's prefix and, when present, ~/.cargo and ~/.rustup (rustc, cargo),
+   each read-only and at its host path; nothing else of the host (no /root,
+   /home, /work, /var, /run, /opt, /sys). /proc is a fresh procfs of its own PID
+   namespace, /dev a minimal one (null, zero, random, urandom, tty, pts).
+   Writable places are tmpfs mounts with a size cap: /scratch (the scratch
+   folder: cwd, HOME and TMPDIR; `files` are copied in by bwrap `--file` from
+   memfds, so nothing touches the host disk and there is no host folder to
+   clean up), /tmp and /dev/shm. It runs with
+   `--unshare-net --unshare-pid --unshare-ipc --unshare-uts --die-with-parent
+   --new-session`, a cleared environment and stdin from /dev/null.
+
+   The unprivileged uid. The harness runs as root, and the kernel does not
+   enforce RLIMIT_NPROC for root, so a fork bomb is only bounded if the program
+   runs as another user. We give each concurrent worker its own uid,
+   60000 + worker, and switch to it *inside* the sandbox: bwrap runs as root
+   (so it can bind paths under /root, such as a pyenv Python or ~/.cargo,
+   which is mode 0700 and which an unprivileged bwrap could not even
+   traverse), keeps only CAP_SETUID/CAP_SETGID/CAP_SETPCAP, and its command
+   is `prlimit ... -- setpriv --reuid=U --regid=U --clear-groups
+   --inh-caps=-all --bounding-set=-all --no-new-privs -- cmd`. After setpriv
+   the program has no capabilities, an empty bounding set and
+   no_new_privs (setuid binaries cannot raise it back), and it is a real
+   unprivileged host uid, so RLIMIT_NPROC counts exactly this worker's
+   processes. `--unshare-user --uid U` was rejected: as root that maps U in
+   the namespace to host uid 0, which RLIMIT_NPROC does not limit. Setting the
+   uid before exec'ing bwrap was rejected for the /root traversal reason above.
+   Distinct uids per worker let us sweep leftovers by uid after each run, and a
+   lock per uid (in-process and a flock) serialises two runs that were given
+   the same worker index.
+
+2. Fallback where bwrap is missing or fails: util-linux `unshare --net --pid
+   --ipc --uts --mount --fork --kill-child --mount-proc` (root only), a small
+   root shell step that mounts size-capped tmpfs on /tmp (the scratch folder is
+   /tmp/scratch), /var/tmp, /dev/shm, /run/lock, hides ~ (root's home) behind
+   a tmpfs with the toolchains re-bound read-only, then the same prlimit +
+   setpriv chain. That root shell stays the namespace's init (pid 1), and
+   `setpriv --pdeathsig=KILL` + `--kill-child` make the namespace die with the
+   harness. The files are staged in a host temp dir (0700, removed afterwards)
+   and copied into the tmpfs. The rest of the host file system stays visible,
+   read-only through file permissions only (the uid owns nothing there).
+
+3. Neither works: `run` raises `SandboxUnavailable` unless the caller passes
+   `unsafe_no_sandbox=True` (CLI `--unsafe-no-sandbox`), which runs the program
+   directly with the rlimits, scrubbed environment, temp dir and timeout only.
+
+What is covered:
+- Each program runs in a fresh process tree in its own PID namespace; when
+  the program ends, or on timeout, the whole tree is killed (the namespace's
+  init exits or is SIGKILLed), and any process still owned by the worker's uid
+  is swept (before and after each run), so no daemon, double-fork or fork bomb
+  outlives `run`. If the harness itself dies, bwrap's --die-with-parent takes
+  the sandbox with it.
+- Its own scratch folder, new for every run and gone afterwards (a tmpfs of the
+  sandbox's mount namespace: nothing is written to the host disk).
+- Scrubbed environment: only PATH, LANG=C.UTF-8, HOME=TMPDIR=scratch,
+  PYTHONDONTWRITEBYTECODE=1, PYTHONHASHSEED=0, CARGO_HOME/RUSTUP_HOME when
+  those toolchains exist, and PWD (bwrap --chdir sets it), plus what the
+  caller passes in `env`. No secret of
+  the harness (API keys, tokens) reaches the program.
+- No stdin (/dev/null); no network (an empty network namespace with only
+  loopback: not even the host's 127.0.0.1 services are reachable).
+- No writes to the host file system outside the size-capped tmpfs mounts
+  (read-only binds, and the program's uid owns nothing there anyway).
+- Cannot signal host processes: they are not in its PID namespace, and the
+  namespace's init is root-owned.
+- Resource limits (rlimits, per process) and why each default has its value:
+  - timeout_s=10 (wall clock, whole tree): benchmark tests run in well under a
+    second; 10 s leaves room for a slow CI core, for javac/rustc compile steps,
+    and bounds what an infinite loop costs (a sleep loop uses no CPU time, so
+    this, not cpu_s, is what stops it).
+  - cpu_s=10 (RLIMIT_CPU, SIGXCPU then SIGKILL a second later): a backstop that
+    equals the wall clock; reported as "timeout".
+  - memory_mb=1024 (RLIMIT_AS and RLIMIT_DATA): generous for test code (numpy
+    included) while 2 workers on a 24 GiB machine stay far from the OOM killer.
+    The JVM reserves gigabytes of address space it never touches and does
+    not start under a 1 GiB RLIMIT_AS (pthread_create EAGAIN): for Java set
+    address_space_mb=0 (no RLIMIT_AS), which keeps memory_mb as the
+    RLIMIT_DATA cap (it counts only writable private memory, so a Python
+    bytearray(10**10) still fails). g++, rustc and node run under the default.
+  - max_procs=64 (RLIMIT_NPROC, counts threads too): a JVM starts ~20-30
+    threads, rustc ~16 plus the linker; a fork bomb cannot exceed 64.
+  - file_size_mb=16 (RLIMIT_FSIZE): the largest file a test step writes is a
+    debug rustc binary (a few MB); EFBIG stops a disk-fill at the first file.
+  - disk_mb=64 (size of each tmpfs: scratch, /tmp, /dev/shm): many small files
+    end with ENOSPC; tmpfs is RAM, so this also bounds the memory they take.
+  - open_files=256 (RLIMIT_NOFILE): no test needs more; bounds fd exhaustion.
+  - core dumps 0 (RLIMIT_CORE): a crash does not write a core file.
+  - output_bytes=65536: stdout and stderr are drained to the end so the program
+    never blocks on a full pipe, but only the first 64 KiB of stdout and the
+    last 64 KiB of stderr are kept (enough for any test output and a traceback).
+- `run_python`: a pass needs exit code 0 AND a per-run random token (32 hex
+  chars, made by the harness) as the last line of stdout. The wrapper reads the
+  token from an inherited pipe and closes it before the program starts (it is
+  not in argv, the environment or any file), runs the program as __main__, and
+  prints the token only after the program's last line returned. So sys.exit(0),
+  os._exit(0), raise SystemExit, quit(), exit(), an atexit hook calling
+  os._exit(0) after a failing assert, a killed or crashed interpreter: all fail.
+  So does a program that writes to stdout after its end (an atexit hook, a
+  leftover thread or child): the token must be the last line.
+
+What is not covered:
+- A program that deliberately hunts for the token can forge a pass: it is in
+  the wrapper's memory while the program runs (e.g. sys._getframe().f_back,
+  gc.get_objects()). This guards against completions that exit early by
+  accident or by "reward hacking" habit, not against an adversary.
+- Memory is limited per process: a program may fork up to max_procs processes
+  of memory_mb each, so the worst case is max_procs x memory_mb (64 GiB with
+  the defaults). A memory cgroup per sandbox would close this; not done.
+- Kernel attack surface: no seccomp filter, the program can make any syscall a
+  normal user can (a kernel exploit escapes the sandbox). Not a VM.
+- Read access: /usr and /etc are readable (world-readable files only; the uid
+  owns nothing). The fallback mechanism leaves the whole host file system
+  readable where permissions allow (e.g. /work): use bwrap.
+- CPU: two sandboxes compete for cores like any processes; timing-sensitive
+  tests can flake under load (the timeout is wall clock).
+- Timing side channels, /proc/meminfo, /proc/cpuinfo, kernel version: visible.
+- unsafe_no_sandbox=True: none of the above except rlimits, timeout (for the
+  process group only: a program that calls setsid can outlive it), scrubbed
+  environment and the temp dir; as root RLIMIT_NPROC does not apply.
+- Running as non-root (not exercised by the tests, which need root): bwrap
+  then makes a user namespace and the program keeps the caller's uid, so
+  RLIMIT_NPROC is raised by the caller's current process count, no by-uid sweep
+  is done (the PID namespace still kills the tree), and toolchains under a
+  private home (e.g. /root) cannot be bound.
+- The unshare fallback needs root, and leaves the host file system readable
+  (see above).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import resource
+import secrets
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+from codecommons.types import ExecutionResult
+
+__all__ = [
+    "INSTALL_HINT",
+    "SandboxLimits",
+    "SandboxUnavailable",
+    "detect_mechanism",
+    "run",
+    "run_python",
+    "sandbox_uid",
+]
+
+INSTALL_HINT = "apt-get install -y bubblewrap"
+UID_BASE = 60000
+MAX_WORKERS = 5000  # uids 60000..64999, below nobody (65534)
+BWRAP_SCRATCH = "/scratch"
+UNSHARE_SCRATCH = "/tmp/scratch"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_EXIT_GRACE_S = 0.5  # after the main process exits, wait this long for pipe EOF
+_DRAIN_AFTER_KILL_S = 2.0
+_TOKEN_TAIL = 4096  # bytes of stdout tail kept to find the completion token
+_MiB = 1024 * 1024
+
+
+class SandboxUnavailable(RuntimeError):
+    """No working sandbox mechanism and unsafe_no_sandbox was not given."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-run limits; see the module docstring for why each default is what it is."""
+
+    timeout_s: float = 10.0
+    cpu_s: int = 10
+    memory_mb: int = 1024
+    # RLIMIT_AS in MiB: None = memory_mb; 0 = no address-space limit (needed by the JVM).
+    address_space_mb: int | None = None
+    max_procs: int = 64
+    file_size_mb: int = 16
+    open_files: int = 256
+    output_bytes: int = 65536
+    disk_mb: int = 64
+
+
+DEFAULT_LIMITS = SandboxLimits()
+
+
+def sandbox_uid(worker: int) -> int:
+    """The host uid that worker `worker`'s programs run as (when we are root)."""
+    if not 0 <= worker < MAX_WORKERS:
+        raise ValueError(f"worker must be in [0, {MAX_WORKERS}), got {worker}")
+    return UID_BASE + worker
+
+
+# -- what the sandbox sees ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Toolchains:
+    system: tuple[tuple[str, str, str], ...]  # ("bind"|"symlink", src, dest)
+    extra_ro: tuple[str, ...]  # host dirs bound read-only at the same path
+    path: str
+    env: tuple[tuple[str, str], ...]
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+@functools.lru_cache(maxsize=None)
+def _toolchains() -> _Toolchains:
+    system: list[tuple[str, str, str]] = []
+    for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            system.append(("symlink", os.readlink(top), top))
+        elif os.path.isdir(top):
+            system.append(("bind", top, top))
+    extra: list[str] = []
+    env: list[tuple[str, str]] = []
+    path_dirs: list[str] = []
+    home = os.path.expanduser("~")
+    cargo = os.environ.get("CARGO_HOME") or os.path.join(home, ".cargo")
+    rustup = os.environ.get("RUSTUP_HOME") or os.path.join(home, ".rustup")
+    if os.path.isdir(cargo):
+        cargo = os.path.realpath(cargo)
+        extra.append(cargo)
+        env.append(("CARGO_HOME", cargo))
+        if os.path.isdir(os.path.join(cargo, "bin")):
+            path_dirs.append(os.path.join(cargo, "bin"))
+    if os.path.isdir(rustup):
+        rustup = os.path.realpath(rustup)
+        extra.append(rustup)
+        env.append(("RUSTUP_HOME", rustup))
+    # The running Python (pyenv, venv, conda...): its prefixes, read-only.
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        p = os.path.realpath(p)
+        if not any(_under(p, t) for t in ("/usr", "/etc")) and os.path.isdir(p):
+            extra.append(p)
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    if exe_dir not in BASE_PATH.split(":"):
+        path_dirs.append(exe_dir)
+    # Drop nested duplicates (a venv inside a bound prefix, ...).
+    extra = sorted(set(extra))
+    extra = [p for p in extra if not any(q != p and _under(p, q) for q in extra)]
+    return _Toolchains(
+        system=tuple(system),
+        extra_ro=tuple(extra),
+        path=":".join(path_dirs + [BASE_PATH]),
+        env=tuple(env),
+    )
+
+
+def _sandbox_env(scratch: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+    tc = _toolchains()
+    env = {
+        "PATH": tc.path,
+        "LANG": "C.UTF-8",
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+    env.update(dict(tc.env))
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _check_files(files: Mapping[str, str | bytes]) -> list[tuple[str, bytes]]:
+    out = []
+    for name, content in files.items():
+        norm = os.path.normpath(name)
+        if os.path.isabs(name) or norm in (".", "..", "") or norm.startswith("../"):
+            raise ValueError(f"file name must be relative and inside the scratch folder: {name!r}")
+        out.append((norm, content.encode() if isinstance(content, str) else bytes(content)))
+    return out
+
+
+def _parent_dirs(names: Sequence[str]) -> list[str]:
+    dirs: set[str] = set()
+    for n in names:
+        d = os.path.dirname(n)
+        while d:
+            dirs.add(d)
+            d = os.path.dirname(d)
+    return sorted(dirs, key=lambda d: (d.count("/"), d))
+
+
+# -- limits and uid ---------------------------------------------------------------
+
+
+def _rlimit_pairs(limits: SandboxLimits, nproc_extra: int = 0) -> list[tuple[int, int, int]]:
+    """(resource, soft, hard), hard clamped to what we are allowed to set."""
+    inf = resource.RLIM_INFINITY
+    as_mb = limits.memory_mb if limits.address_space_mb is None else limits.address_space_mb
+    wanted = [
+        (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1),
+        (resource.RLIMIT_AS, as_mb * _MiB if as_mb else inf, as_mb * _MiB if as_mb else inf),
+        (resource.RLIMIT_DATA, limits.memory_mb * _MiB, limits.memory_mb * _MiB),
+        (resource.RLIMIT_NPROC, limits.max_procs + nproc_extra, limits.max_procs + nproc_extra),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * _MiB, limits.file_size_mb * _MiB),
+        (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    out = []
+    for res, soft, hard in wanted:
+        _, cur_hard = resource.getrlimit(res)
+        if cur_hard != inf:
+            hard = cur_hard if hard == inf else min(hard, cur_hard)
+            soft = hard if soft == inf else min(soft, hard)
+        out.append((res, soft, hard))
+    return out
+
+
+_PRLIMIT_NAMES = {
+    resource.RLIMIT_CPU: "cpu",
+    resource.RLIMIT_AS: "as",
+    resource.RLIMIT_DATA: "data",
+    resource.RLIMIT_NPROC: "nproc",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_NOFILE: "nofile",
+    resource.RLIMIT_CORE: "core",
+}
+
+
+def _prlimit_argv(limits: SandboxLimits, nproc_extra: int = 0) -> list[str]:
+    def fmt(v: int) -> str:
+        return "unlimited" if v == resource.RLIM_INFINITY else str(v)
+
+    argv = ["prlimit"]
+    for res, soft, hard in _rlimit_pairs(limits, nproc_extra):
+        argv.append(f"--{_PRLIMIT_NAMES[res]}={fmt(soft)}:{fmt(hard)}")
+    return argv + ["--"]
+
+
+def _setpriv_argv(uid: int) -> list[str]:
+    return [
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    pids.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return pids
+
+
+def _sweep_uid(uid: int, timeout_s: float = 5.0) -> int:
+    """SIGKILL every process of `uid` until none is left; returns how many were seen."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pids = _pids_of_uid(uid)
+        if not pids:
+            return len(seen)
+        seen.update(pids)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes of sandbox uid {uid} survive SIGKILL: {pids}")
+        time.sleep(0.01)
+
+
+_slot_guard = threading.Lock()
+_slot_locks: dict[int, threading.Lock] = {}
+
+
+@contextmanager
+def _worker_slot(uid: int) -> Iterator[None]:
+    """One run at a time per sandbox uid, across threads and processes."""
+    with _slot_guard:
+        lock = _slot_locks.setdefault(uid, threading.Lock())
+    with lock:
+        path = os.path.join(tempfile.gettempdir(), f"codecommons-sandbox-{uid}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _is_root():
+                _sweep_uid(uid)  # leftovers of a harness that died mid-run
+            yield
+        finally:
+            os.close(fd)
+
+
+# -- building the command line per mechanism ---------------------------------------
+
+
+@dataclass
+class _Launch:
+    argv: list[str]
+    env: dict[str, str] | None
+    cwd: str | None
+    pass_fds: list[int]
+    scratch: str
+    staging: str | None = None  # host temp dir to remove afterwards
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create("cc-" + os.path.basename(name)[:200])
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _bwrap_launch(cmd, files, limits, uid, env_extra, ro_binds, status_w) -> _Launch:
+    tc = _toolchains()
+    size = str(limits.disk_mb * _MiB)
+    a = [shutil.which("bwrap") or "bwrap",
+         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+         "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
+    for kind, src, dest in tc.system:
+        a += ["--symlink", src, dest] if kind == "symlink" else ["--ro-bind", src, dest]
+    made: set[str] = {"/"}
+    for p in list(tc.extra_ro) + [os.path.realpath(p) for p in ro_binds]:
+        if any(_under(p, t) for kind, _, t in tc.system if kind == "bind"):
+            continue
+        # Parent dirs created world-traversable (bwrap would copy /root's 0700).
+        parents = []
+        d = os.path.dirname(p)
+        while d not in made:
+            parents.append(d)
+            d = os.path.dirname(d)
+        for d in reversed(parents):
+            a += ["--perms", "0755", "--dir", d]
+            made.add(d)
+        a += ["--ro-bind", p, p]
+        made.add(p)
+    a += ["--proc", "/proc", "--dev", "/dev",
+          "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+          "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+          "--perms", "0777", "--size", size, "--tmpfs", BWRAP_SCRATCH]
+    for d in _parent_dirs([n for n, _ in files]):
+        a += ["--perms", "0777", "--dir", f"{BWRAP_SCRATCH}/{d}"]
+    fds = []
+    for name, data in files:
+        fd = _memfd(name, data)
+        fds.append(fd)
+        a += ["--perms", "0666", "--file", str(fd), f"{BWRAP_SCRATCH}/{name}"]
+    a += ["--chdir", BWRAP_SCRATCH, "--clearenv"]
+    for k, v in _sandbox_env(BWRAP_SCRATCH, env_extra).items():
+        a += ["--setenv", k, v]
+    a += ["--json-status-fd", str(status_w)]
+    if _is_root():
+        a += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+              "--cap-add", "CAP_SETPCAP", "--"]
+        a += _prlimit_argv(limits) + _setpriv_argv(uid)
+    else:
+        a += ["--"] + _prlimit_argv(limits, nproc_extra=len(_pids_of_uid(os.getuid())))
+    a += list(cmd)
+    return _Launch(argv=a, env={}, cwd="/", pass_fds=fds + [status_w],
+                   scratch=BWRAP_SCRATCH)
+
+
+_UNSHARE_SCRIPT = r"""
+set -e
+size="$1"; staging="$2"; shift 2
+# cwd keeps a handle on the host staging dir after /tmp is covered below
+cd "$staging"
+mount -t tmpfs -o "size=$size,mode=1777,nosuid,nodev" tmpfs /tmp
+mkdir -m 0777 /tmp/scratch
+cp -R in/. /tmp/scratch/
+chmod -R a+rwX /tmp/scratch
+for d in /var/tmp /dev/shm /run/lock; do
+  if [ -d "$d" ]; then mount -t tmpfs -o "size=$size,mode=1777,nosuid,nodev" tmpfs "$d"; fi
+done
+%(hide_home)s
+: > ready
+cd /tmp/scratch
+# Not exec: this root shell stays the namespace's init (pid 1), so the program
+# gets normal signal semantics (SIGXCPU kills it) and its exit ends the namespace.
+"$@"
+"""
+
+
+def _unshare_launch(cmd, files, limits, uid, env_extra, ro_binds) -> _Launch:
+    tc = _toolchains()
+    staging = tempfile.mkdtemp(prefix="codecommons-sandbox-")
+    os.makedirs(os.path.join(staging, "in"))
+    for name, data in files:
+        path = os.path.join(staging, "in", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    # Hide the harness user's home (root's /root) behind a tmpfs, re-binding
+    # the toolchains that live there read-only at the same path.
+    home = os.path.realpath(os.path.expanduser("~"))
+    under_home = [p for p in list(tc.extra_ro) + [os.path.realpath(p) for p in ro_binds]
+                  if _under(p, home) and p != home]
+    hide = ""
+    if home not in ("/", "") and os.path.isdir(home):
+        q = shlex.quote
+        lines = ["mkdir /tmp/.cc-home", f"mount --rbind {q(home)} /tmp/.cc-home",
+                 f"mount -t tmpfs -o size=1m,mode=0755,nosuid,nodev tmpfs {q(home)}"]
+        for p in under_home:
+            rel = os.path.relpath(p, home)
+            lines += [f"mkdir -p {q(p)}",
+                      f"mount --rbind -o ro {q('/tmp/.cc-home/' + rel)} {q(p)}",
+                      f"mount -o remount,bind,ro {q(p)}"]
+        lines += ["umount -l /tmp/.cc-home", "rmdir /tmp/.cc-home"]
+        hide = "\n".join(lines)
+    script = _UNSHARE_SCRIPT % {"hide_home": hide}
+    env = _sandbox_env(UNSHARE_SCRATCH, env_extra)
+    # setpriv --pdeathsig: unshare dies with the harness, and --kill-child takes
+    # the namespace's init (and so the namespace) with it.
+    a = ["setpriv", "--pdeathsig=KILL", "--",
+         "unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--propagation", "private",
+         "--fork", "--kill-child", "--mount-proc", "--",
+         "sh", "-c", script, "sh", str(limits.disk_mb * _MiB), staging]
+    a += _prlimit_argv(limits) + _setpriv_argv(uid) + list(cmd)
+    return _Launch(argv=a, env=env, cwd="/", pass_fds=[],
+                   scratch=UNSHARE_SCRATCH, staging=staging)
+
+
+def _unsafe_launch(cmd, files, limits, env_extra) -> _Launch:
+    staging = tempfile.mkdtemp(prefix="codecommons-unsafe-")
+    for name, data in files:
+        path = os.path.join(staging, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    env = _sandbox_env(staging, env_extra)
+    argv = (_prlimit_argv(limits) if shutil.which("prlimit") else []) + list(cmd)
+    return _Launch(argv=argv, env=env, cwd=staging, pass_fds=[],
+                   scratch=staging, staging=staging)
+
+
+# -- running and collecting output ------------------------------------------------------
+
+
+class _Head:
+    """Keeps the first `cap` bytes and the last _TOKEN_TAIL bytes."""
+
+    def __init__(self, cap: int):
+        self.cap, self.buf, self.tail, self.total = cap, bytearray(), bytearray(), 0
+
+    def feed(self, b: bytes) -> None:
+        self.total += len(b)
+        if len(self.buf) < self.cap:
+            self.buf += b[: self.cap - len(self.buf)]
+        self.tail += b
+        if len(self.tail) > 2 * _TOKEN_TAIL:
+            del self.tail[:-_TOKEN_TAIL]
+
+
+class _Tail:
+    """Keeps the last `cap` bytes."""
+
+    def __init__(self, cap: int):
+        self.cap, self.buf, self.total = cap, bytearray(), 0
+
+    def feed(self, b: bytes) -> None:
+        self.total += len(b)
+        self.buf += b
+        if len(self.buf) > 2 * self.cap:
+            del self.buf[: -self.cap]
+
+    def value(self) -> bytes:
+        return bytes(self.buf[-self.cap:]) if self.cap else b""
+
+
+@dataclass
+class _Raw:
+    returncode: int | None
+    out: _Head
+    err: _Tail
+    timed_out: bool
+    duration_s: float
+    status_text: str
+
+
+class _SpawnError(Exception):
+    pass
+
+
+def _read_all_nonblocking(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            b = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def _execute(launch: _Launch, limits: SandboxLimits, status_r: int | None) -> _Raw:
+    out, err = _Head(limits.output_bytes), _Tail(limits.output_bytes)
+    start = time.monotonic()
+    deadline = start + limits.timeout_s
+    try:
+        proc = subprocess.Popen(
+            launch.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=launch.env, cwd=launch.cwd, pass_fds=launch.pass_fds,
+            start_new_session=True, close_fds=True,
+        )
+    except OSError as e:
+        raise _SpawnError(f"could not start {launch.argv[0]}: {e}") from e
+    for fd in launch.pass_fds:
+        os.close(fd)
+    launch.pass_fds = []
+    timed_out = False
+    sel = selectors.DefaultSelector()
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+        for fd in sinks:
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(pidfd, selectors.EVENT_READ)
+        open_pipes = len(sinks)
+        exited_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if exited_at is not None and (open_pipes == 0 or now - exited_at >= _EXIT_GRACE_S):
+                break
+            if now >= deadline:
+                timed_out = exited_at is None
+                break
+            wait = deadline - now
+            if exited_at is not None:
+                wait = min(wait, exited_at + _EXIT_GRACE_S - now)
+            for key, _ in sel.select(wait):
+                if key.fd == pidfd:
+                    exited_at = time.monotonic()
+                    sel.unregister(pidfd)
+                    continue
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    sinks[key.fd].feed(chunk)
+                else:
+                    sel.unregister(key.fd)
+                    open_pipes -= 1
+        # Kill what is left of the process group before reaping (so the pid,
+        # which is the group id, cannot have been reused). For bwrap/unshare
+        # this kills the namespace's init, and with it the whole namespace.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        if pidfd in sel.get_map():
+            sel.unregister(pidfd)
+        # Drain what is still buffered; the namespace dies within moments.
+        drain_deadline = time.monotonic() + _DRAIN_AFTER_KILL_S
+        while sel.get_map() and time.monotonic() < drain_deadline:
+            for key, _ in sel.select(max(0.0, drain_deadline - time.monotonic())):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    sinks[key.fd].feed(chunk)
+                else:
+                    sel.unregister(key.fd)
+    finally:
+        sel.close()
+        os.close(pidfd)
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+    status_text = ""
+    if status_r is not None:
+        status_text = _read_all_nonblocking(status_r).decode("utf-8", "replace")
+    return _Raw(
+        returncode=proc.returncode, out=out, err=err, timed_out=timed_out,
+        duration_s=time.monotonic() - start, status_text=status_text,
+    )
+
+
+def _program_exit(raw: _Raw, mechanism: str) -> tuple[bool, int | None]:
+    """(the program started, its exit code as the mechanism reports it)."""
+    if mechanism == "bwrap":
+        code = None
+        for line in raw.status_text.splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if "exit-code" in doc:
+                code = int(doc["exit-code"])
+        return code is not None, code
+    if mechanism == "unshare":
+        started = "ready" in raw.status_text
+        rc = raw.returncode
+        if rc is not None and rc < 0:  # unshare re-raises the child's signal
+            rc = 128 - rc
+        return started, rc
+    return True, raw.returncode
+
+
+def _classify(raw: _Raw, mechanism: str) -> ExecutionResult:
+    stdout = bytes(raw.out.buf).decode("utf-8", "replace")
+    stderr = raw.err.value().decode("utf-8", "replace")
+    truncated = raw.out.total > raw.out.cap or raw.err.total > raw.err.cap
+    if raw.timed_out:
+        return ExecutionResult("timeout", None, stdout, stderr, raw.duration_s, truncated,
+                               "wall-clock timeout: the process tree was killed")
+    started, rc = _program_exit(raw, mechanism)
+    if not started:
+        return ExecutionResult("error", raw.returncode, stdout, stderr, raw.duration_s, truncated,
+                               f"the {mechanism} sandbox failed to start the program")
+    xcpu = int(signal.SIGXCPU)
+    if rc in (128 + xcpu, -xcpu):
+        return ExecutionResult("timeout", rc, stdout, stderr, raw.duration_s, truncated,
+                               "CPU time limit (RLIMIT_CPU)")
+    if rc == 0:
+        return ExecutionResult("passed", 0, stdout, stderr, raw.duration_s, truncated, "")
+    return ExecutionResult("failed", rc, stdout, stderr, raw.duration_s, truncated,
+                           f"exit code {rc}")
+
+
+_SECRET_FD = object()  # placeholder in cmd for the fd number of the secret pipe
+
+
+def _run(cmd, files, limits, worker, unsafe_no_sandbox, env, ro_binds, mechanism,
+         secret: bytes | None) -> tuple[ExecutionResult, _Raw | None]:
+    checked = _check_files(files or {})
+    uid = sandbox_uid(worker)
+    if mechanism is None:
+        mechanism = detect_mechanism()
+    if mechanism is None:
+        if not unsafe_no_sandbox:
+            raise SandboxUnavailable(_unavailable_message())
+        mechanism = "unsafe"
+    elif mechanism not in ("bwrap", "unshare", "unsafe"):
+        raise ValueError(f"unknown sandbox mechanism {mechanism!r}")
+
+    secret_r = None
+    if secret is not None:
+        secret_r, secret_w = os.pipe()
+        os.write(secret_w, secret)
+        os.close(secret_w)
+    argv_cmd = [str(secret_r) if c is _SECRET_FD else c for c in cmd]
+    status_r = status_w = None
+    launch = None
+    try:
+        with _worker_slot(uid):
+            if mechanism == "bwrap":
+                status_r, status_w = os.pipe()
+                launch = _bwrap_launch(argv_cmd, checked, limits, uid, env, ro_binds, status_w)
+                status_w = None  # now owned by launch.pass_fds
+            elif mechanism == "unshare":
+                launch = _unshare_launch(argv_cmd, checked, limits, uid, env, ro_binds)
+            else:
+                launch = _unsafe_launch(argv_cmd, checked, limits, env)
+            if secret_r is not None:
+                launch.pass_fds.append(secret_r)
+                secret_r = None
+            try:
+                raw = _execute(launch, limits, status_r)
+                if mechanism == "unshare":
+                    ready = os.path.exists(os.path.join(launch.staging, "ready"))
+                    raw.status_text = "ready" if ready else ""
+            except _SpawnError as e:
+                return ExecutionResult("error", None, "", "", 0.0, False, str(e)), None
+            finally:
+                for fd in launch.pass_fds:
+                    os.close(fd)
+                if mechanism in ("bwrap", "unshare") and _is_root():
+                    _sweep_uid(uid)
+        return _classify(raw, mechanism), raw
+    finally:
+        for fd in (secret_r, status_r, status_w):
+            if fd is not None:
+                os.close(fd)
+        if launch is not None and launch.staging:
+            shutil.rmtree(launch.staging, ignore_errors=True)
+
+
+def run(
+    cmd: Sequence[str],
+    files: Mapping[str, str | bytes] | None = None,
+    limits: SandboxLimits = DEFAULT_LIMITS,
+    worker: int = 0,
+    unsafe_no_sandbox: bool = False,
+    *,
+    env: Mapping[str, str] | None = None,
+    ro_binds: Sequence[str] = (),
+    mechanism: str | None = None,
+) -> ExecutionResult:
+    """Run `cmd` (argv; cwd = a fresh scratch folder holding `files`) in the sandbox.
+
+    `files` maps relative paths to contents. `worker` picks the sandbox uid
+    (60000 + worker): give each concurrent caller its own. `env` adds
+    variables to the scrubbed environment; `ro_binds` adds host directories,
+    read-only at the same path (e.g. a Node install under /opt). `mechanism`
+    forces "bwrap", "unshare" or "unsafe" (tests); by default the detected one.
+    Raises SandboxUnavailable when there is no working sandbox and
+    `unsafe_no_sandbox` is false.
+    """
+    result, _ = _run(list(cmd), files, limits, worker, unsafe_no_sandbox, env, ro_binds,
+                     mechanism, None)
+    return result
+
+
+# The wrapper run as `python -c WRAPPER FD PROGRAM`. It reads the completion
+# token from the inherited pipe FD and closes it, runs PROGRAM as __main__, and
+# writes the token as the last line of stdout only if PROGRAM's last line returned.
+_PY_WRAPPER = r"""
+import os, sys, types
+def _cc_run(fd, path):
+    f = os.fdopen(int(fd), "rb")
+    token = f.read().strip()
+    f.close()
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec", dont_inherit=True)
+    mod = types.ModuleType("__main__")
+    mod.__file__ = path
+    mod.__builtins__ = __builtins__
+    sys.modules["__main__"] = mod
+    sys.argv[:] = [path]
+    exec(code, mod.__dict__)
+    for s in (sys.stdout, sys.__stdout__):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    os.write(1, b"\n" + token + b"\n")
+_cc_run(sys.argv[1], sys.argv[2])
+"""
+
+PROGRAM_FILE = "program.py"
+
+
+def run_python(
+    program: str,
+    limits: SandboxLimits = DEFAULT_LIMITS,
+    worker: int = 0,
+    unsafe_no_sandbox: bool = False,
+    *,
+    files: Mapping[str, str | bytes] | None = None,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+    mechanism: str | None = None,
+) -> ExecutionResult:
+    """Run a Python program (e.g. completion + tests) and pass it only if it exited 0
+    AND provably ran to its last line (the per-run token is the last stdout line).
+
+    The program is the file program.py in the scratch folder; `files` adds
+    others. `python` is the interpreter (default: the one running the harness).
+    """
+    token = secrets.token_hex(16)
+    all_files = dict(files or {})
+    all_files[PROGRAM_FILE] = program
+    cmd = [python or sys.executable, "-c", _PY_WRAPPER, _SECRET_FD, PROGRAM_FILE]
+    result, raw = _run(cmd, all_files, limits, worker, unsafe_no_sandbox, env, (), mechanism,
+                       token.encode())
+    if raw is None:
+        return result
+    marker = "\n" + token + "\n"
+    tail = bytes(raw.out.tail).decode("utf-8", "replace")
+    completed = tail.endswith(marker)
+    stdout = result.stdout
+    if completed and stdout.endswith(marker):
+        stdout = stdout[: -len(marker)]
+    stdout = stdout.replace(token, "<token>")  # never hand the token on
+    result.stdout = stdout
+    if result.status == "passed" and not completed:
+        result.status = "failed"
+        result.detail = ("exit code 0 but the program did not run to its end "
+                         "(no completion token: sys.exit, os._exit, quit or similar)")
+    return result
+
+
+# -- detection ---------------------------------------------------------------------------
+
+_detect_notes: list[str] = []
+
+
+def _probe(mechanism: str) -> str | None:
+    """None if `mechanism` runs a trivial command, else why not."""
+    if mechanism == "bwrap" and not shutil.which("bwrap"):
+        return f"bwrap not found (install it: {INSTALL_HINT})"
+    if mechanism == "unshare":
+        if not _is_root():
+            return "the unshare fallback needs root"
+        missing = [t for t in ("unshare", "setpriv", "prlimit", "mount") if not shutil.which(t)]
+        if missing:
+            return f"missing {', '.join(missing)} (util-linux, mount)"
+    if mechanism == "bwrap" and _is_root():
+        missing = [t for t in ("setpriv", "prlimit") if not shutil.which(t)]
+        if missing:
+            return f"missing {', '.join(missing)} (util-linux)"
+    try:
+        res, _ = _run(["true"], {}, SandboxLimits(timeout_s=20), 0, False, None, (),
+                      mechanism, None)
+    except Exception as e:  # noqa: BLE001 - report any failure as "does not work"
+        return f"{type(e).__name__}: {e}"
+    if res.status != "passed":
+        return f"{res.status}: {res.detail}; {res.stderr_tail.strip()[-500:]}"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def detect_mechanism() -> str | None:
+    """Return "bwrap", "unshare" or None; decided once per process by running `true`."""
+    _detect_notes.clear()
+    for mech in ("bwrap", "unshare"):
+        why = _probe(mech)
+        if why is None:
+            return mech
+        _detect_notes.append(f"{mech}: {why}")
+    return None
+
+
+def _unavailable_message() -> str:
+    notes = "; ".join(_detect_notes) or "detection did not run"
+    return (
+        "No working sandbox for untrusted code: install bubblewrap "
+        f"(`{INSTALL_HINT}`), or run as root with util-linux unshare/setpriv. "
+        f"Details: {notes}. To run model output WITHOUT isolation anyway pass "
+        "unsafe_no_sandbox=True (CLI: --unsafe-no-sandbox)."
+    )

@@ -1,0 +1,118 @@
+"""The Task contract: one benchmark per file, registered in tasks/__init__.py.
+
+A task turns its data into `Problem`s, builds prompts for the two prompting modes,
+cleans a model's output into a completion, and says how to check it: a program to
+run in the sandbox (`program`) or an exact match (`metric = "exact_match"`).
+
+Prompting modes, recorded in every report:
+  * "base": the model continues the raw prompt; generation stops at the task's stop
+    sequences (how base models such as StarCoder are evaluated);
+  * "instruct": the prompt is wrapped in the model's chat template and the first
+    code block of the answer is extracted (how instruct models' authors evaluate);
+  * "fim": infilling tasks give prefix and suffix to the model's FIM format.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+# Benchmark data: $COMMONS_BENCHMARKS, else ../shared/benchmarks beside the checkout.
+SHARED = Path(os.environ.get("COMMONS_BENCHMARKS")
+              or Path(__file__).resolve().parents[4].parent / "shared" / "benchmarks")
+CODE_BLOCK = re.compile(r"```[\w+#.-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
+
+
+@dataclass
+class Problem:
+    task_id: str
+    prompt: str  # code the model continues (base) or is shown (instruct)
+    suffix: str = ""  # code after the hole (fim)
+    reference: str = ""  # canonical solution / expected middle
+    tests: str = ""
+    entry_point: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Program:
+    """What the sandbox runs: files written into its scratch folder and a command."""
+
+    files: dict[str, str]
+    cmd: list[str]
+    python_source: str | None = None  # Python programs run through sandbox.run_python
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    citation: ClassVar[str]
+    language: ClassVar[str] = "python"
+    metric: ClassVar[str] = "pass@k"  # or "exact_match"
+    modes: ClassVar[tuple[str, ...]] = ("base", "instruct")
+    stop: ClassVar[tuple[str, ...]] = ()
+    tools: ClassVar[tuple[str, ...]] = ("python3",)  # executables the checks need
+    default_data: ClassVar[str] = ""  # path under ../shared/benchmarks
+    upstream: ClassVar[str] = ""  # the dataset's real-world source, for the docs
+
+    def __init__(self, data_path: str | Path | None = None) -> None:
+        self.data_path = Path(data_path) if data_path else SHARED / self.default_data
+        if self.default_data and not self.data_path.exists():
+            raise FileNotFoundError(
+                f"{self.name}: data not found at {self.data_path}; pass --data PATH "
+                f"(upstream: {self.upstream})")
+
+    @abstractmethod
+    def problems(self) -> list[Problem]:
+        """All problems, in a fixed order."""
+
+    # -- prompting ------------------------------------------------------------
+    def instruction(self, p: Problem) -> str:
+        return (f"Complete the following {self.language_name()} code. Answer with the whole "
+                f"function in one markdown code block.\n```{self.fence()}\n{p.prompt}\n```")
+
+    def language_name(self) -> str:
+        return {"python": "Python", "js": "JavaScript", "java": "Java", "cpp": "C++",
+                "rs": "Rust", "sh": "Bash"}[self.language]
+
+    def fence(self) -> str:
+        return {"js": "javascript", "rs": "rust", "sh": "bash"}.get(self.language, self.language)
+
+    # -- cleaning -------------------------------------------------------------
+    def postprocess(self, p: Problem, text: str, mode: str) -> str:
+        if mode == "instruct":
+            return extract_code(text)
+        return truncate_at_stop(text, self.stop)
+
+    # -- checking -------------------------------------------------------------
+    def program(self, p: Problem, completion: str, mode: str) -> Program:
+        raise NotImplementedError(f"{self.name} is scored by {self.metric}")
+
+    def is_exact_match(self, p: Problem, completion: str) -> bool:
+        raise NotImplementedError(f"{self.name} is scored by {self.metric}")
+
+
+def truncate_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def extract_code(answer: str) -> str:
+    """The first fenced code block of a chat answer, else the whole answer."""
+    m = CODE_BLOCK.search(answer)
+    return m.group(1) if m else answer
+
+
+def python_program(p: Problem, body: str, mode: str) -> str:
+    """HumanEval-style program: the function (prompt + completion, or the instruct
+    answer when it defines the function itself), the tests, the check call."""
+    if mode == "instruct" and re.search(rf"^\s*def\s+{re.escape(p.entry_point)}\s*\(", body, re.M):
+        imports = "\n".join(ln for ln in p.prompt.splitlines()
+                            if ln.startswith(("import ", "from ")))
+        code = f"{imports}\n{body}"
+    else:
+        code = p.prompt + body + p.suffix
+    return f"{code}\n\n{p.tests}\n\ncheck({p.entry_point})\n"

@@ -1,0 +1,59 @@
+"""MBPP: "Program Synthesis with Large Language Models" (Austin et al., 2021).
+
+Crowd-sourced Python problems, each a one-sentence description checked by three
+asserts. We use the sanitized subset (427 problems, hand-verified descriptions) and,
+as the paper evaluates, its test split: task_ids 11-510 (257 problems); the paper's
+prompt shows the description and the tests the code must pass.
+
+Data: google-research/google-research mbpp/sanitized-mbpp.json (CC BY 4.0), in
+../shared/benchmarks/mbpp.
+"""
+
+from __future__ import annotations
+
+import json
+
+from codecommons.eval.tasks.base import Problem, Program, Task, extract_code, truncate_at_stop
+
+_CITATION = """@article{austin2021program,
+  title={Program Synthesis with Large Language Models},
+  author={Jacob Austin and Augustus Odena and Maxwell Nye and Maarten Bosma and others},
+  year={2021}, eprint={2108.07732}, archivePrefix={arXiv}}"""
+
+TEST_SPLIT = range(11, 511)  # mbpp/README.md: task_ids 11-510 are the evaluation split
+STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n```", "\n# Test")
+
+
+class MBPP(Task):
+    name = "mbpp"
+    citation = _CITATION
+    stop = STOP
+    default_data = "mbpp/sanitized-mbpp.json"
+    upstream = "google-research/google-research mbpp/sanitized-mbpp.json; hub: mbpp (sanitized)"
+
+    def problems(self) -> list[Problem]:
+        rows = json.loads(self.data_path.read_text())
+        return [Problem(str(r["task_id"]), self._prompt(r), reference=r["code"],
+                        tests="\n".join(r["test_imports"] + r["test_list"]),
+                        meta={"description": r["prompt"], "test_list": r["test_list"]})
+                for r in rows if r["task_id"] in TEST_SPLIT]
+
+    @staticmethod
+    def _prompt(r: dict) -> str:
+        # Base-model prompt in the style of the bigcode harness: description and one
+        # test in a docstring, then the model writes the code.
+        return f'"""\n{r["prompt"]}\n{r["test_list"][0]}\n"""\n'
+
+    def instruction(self, p: Problem) -> str:
+        tests = "\n".join(p.meta["test_list"])
+        return (f"You are an expert Python programmer, and here is your task: "
+                f"{p.meta['description']} Your code should pass these tests:\n\n{tests}\n"
+                f"Answer with the code in one markdown code block.")
+
+    def postprocess(self, p: Problem, text: str, mode: str) -> str:
+        return extract_code(text) if mode == "instruct" else truncate_at_stop(text, self.stop)
+
+    def program(self, p: Problem, completion: str, mode: str) -> Program:
+        code = completion if mode == "instruct" else p.prompt + completion
+        src = f"{code}\n\n{p.tests}\n"
+        return Program({"main.py": src}, ["python3", "main.py"], python_source=src)

@@ -1,0 +1,70 @@
+"""MultiPL-E: "MultiPL-E: A Scalable and Polyglot Approach to Benchmarking Neural
+Code Generation" (Cassano et al., 2023). HumanEval translated to other languages
+("reworded" prompts), run with each language's toolchain; a program passes when it
+exits with status 0, as in MultiPL-E's own evaluator.
+
+Data: nuprl/MultiPL-E prompts/humaneval-{lang}-reworded.jsonl (BSD-3-Clause with a
+machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-e.
+"""
+
+from __future__ import annotations
+
+import json
+
+from codecommons.eval.tasks.base import Problem, Program, Task
+
+_CITATION = """@article{cassano2023multipl,
+  title={MultiPL-E: A Scalable and Polyglot Approach to Benchmarking Neural Code Generation},
+  author={Federico Cassano and John Gouwar and Daniel Nguyen and others},
+  journal={IEEE Transactions on Software Engineering}, year={2023}}"""
+
+# language -> (file name, toolchain executables, shell command run in the sandbox).
+# Java needs -ea or its `assert` statements are skipped (MultiPL-E runs `java -ea`).
+RUNNERS = {
+    "js": ("main.js", ("node",), "node main.js"),
+    "java": ("Problem.java", ("javac", "java"), "javac Problem.java && java -ea Problem"),
+    "cpp": ("main.cpp", ("g++",), "g++ -std=c++17 -O0 -o main main.cpp && ./main"),
+    "rs": ("main.rs", ("rustc",), "rustc --edition 2021 -O -o main main.rs 2>/dev/null && ./main"),
+    "sh": ("main.sh", ("bash",), "bash main.sh"),
+}
+
+
+class MultiPLE(Task):
+    citation = _CITATION
+    upstream = "nuprl/MultiPL-E prompts/humaneval-*-reworded.jsonl; hub: nuprl/MultiPL-E"
+
+    def __init__(self, data_path=None) -> None:
+        self.default_data = f"multipl-e/humaneval-{self.language}-reworded.jsonl"
+        super().__init__(data_path)
+
+    def problems(self) -> list[Problem]:
+        rows = [json.loads(line) for line in self.data_path.read_text().splitlines() if line]
+        return [Problem(r["name"], r["prompt"], tests=r["tests"],
+                        meta={"stop": r["stop_tokens"]}) for r in rows]
+
+    def postprocess(self, p: Problem, text: str, mode: str) -> str:
+        if mode == "instruct":
+            return super().postprocess(p, text, mode)
+        cut = min((i for i in (text.find(s) for s in p.meta["stop"]) if i >= 0), default=len(text))
+        return text[:cut]
+
+    def program(self, p: Problem, completion: str, mode: str) -> Program:
+        file_name, _, command = RUNNERS[self.language]
+        code = completion if mode == "instruct" and _defines_prompt(p, completion) \
+            else p.prompt + completion
+        return Program({file_name: f"{code}\n{p.tests}"}, ["sh", "-c", command])
+
+
+def _defines_prompt(p: Problem, completion: str) -> bool:
+    """An instruct answer that repeats the signature replaces the prompt."""
+    signature = p.prompt.rstrip().splitlines()[-1].strip()
+    return signature[:40] in completion
+
+
+def variant(language: str) -> type[MultiPLE]:
+    return type(f"MultiPLE_{language}", (MultiPLE,),
+                {"name": f"multipl-e-{language}", "language": language,
+                 "tools": RUNNERS[language][1]})
+
+
+Js, Java, Cpp, Rs, Sh = (variant(lang) for lang in ("js", "java", "cpp", "rs", "sh"))
