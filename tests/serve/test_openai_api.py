@@ -85,6 +85,17 @@ def test_chat_uses_template_and_streams(client):
     assert text == r.choices[0].message.content
 
 
+def test_echo_and_unsupported_options(client, server):
+    r = client.completions.create(model=MODEL, prompt="x = 1", max_tokens=2, echo=True)
+    assert r.choices[0].text.startswith("x = 1")
+    for extra, words in (({"logprobs": 2}, "logprobs is not supported"),
+                         ({"best_of": 3}, "best_of must equal n")):
+        resp = httpx.post(server + "/v1/completions",
+                          json={"model": MODEL, "prompt": "x", "max_tokens": 1, **extra})
+        assert resp.status_code == 400
+        assert words in resp.json()["error"]["message"]
+
+
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as e:
         client.completions.create(model="gpt-9", prompt="x", max_tokens=1)

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from codecommons.engines.base import SamplingParams
 
@@ -65,6 +65,17 @@ class CompletionRequest(_Sampling):
     prompt: str | list[str]
     suffix: str | None = None
     max_tokens: int = Field(16, ge=1)
+    echo: bool = False
+    logprobs: int | None = None  # not supported: refused, not silently ignored
+    best_of: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _unsupported(self):
+        if self.logprobs is not None:
+            raise ValueError("logprobs is not supported by this server")
+        if self.best_of is not None and self.best_of != self.n:
+            raise ValueError("best_of must equal n here (no server-side ranking)")
+        return self
 
     @field_validator("prompt")
     @classmethod

@@ -51,8 +51,11 @@ async def completions(body: oa.CompletionRequest, request: Request):
         include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
         return _stream(request, st, jobs, chunk, lambda i: None, include_usage, "text_completion")
     choices, n_prompt, n_gen = [], 0, 0
+    prompts = body.prompts()
     for index, prep, params in jobs:
         text, done = await collect(request, st.sample(prep, params, stream=False))
+        if body.echo:
+            text = prompts[index // body.n] + text
         choices.append(chunk(index, text, _finish(done))["choices"][0])
         n_prompt += done.n_prompt if index % body.n == 0 else 0
         n_gen += done.n_generated
