@@ -19,6 +19,7 @@ from typing import Iterator
 from codecommons.engines.base import Engine, SamplingParams
 from codecommons.engines.stopping import StopChecker
 from codecommons.eval.tasks import Problem, Task
+from codecommons.eval.tasks.base import closed_code_block
 from codecommons.tokenizer.fim import Segment, fit_to_budget
 
 
@@ -105,7 +106,10 @@ def complete(engine: Engine, task: Task, p: Problem, mode: str, params: Sampling
     out = []
     for tok in tokens:
         out.append(checker.feed(tok.text))
-        if checker.stopped:
+        # Instruct answers: only the first code block is used, so stop once it is
+        # closed instead of generating the explanation that follows (~2x faster).
+        if checker.stopped or (mode == "instruct" and "`" in tok.text
+                               and closed_code_block("".join(out))):
             break
     tokens.close()
     out.append(checker.finish())

@@ -100,6 +100,12 @@ def truncate_at_stop(text: str, stops: tuple[str, ...]) -> str:
     return text[:cut]
 
 
+def closed_code_block(answer: str) -> bool:
+    """Whether the answer already holds a complete fenced code block."""
+    m = CODE_BLOCK.search(answer)
+    return bool(m) and answer[m.end() - 3:m.end()] == "```"
+
+
 def extract_code(answer: str) -> str:
     """The first fenced code block of a chat answer, else the whole answer."""
     m = CODE_BLOCK.search(answer)
