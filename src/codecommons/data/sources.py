@@ -1,0 +1,184 @@
+"""Where curation reads code from: folders, git repositories, archives, python-env.
+
+Every source yields `Repo`s, each with its files as `FileRecord`s. A file that
+cannot be used is still yielded, with `reason` set and no text, so that it lands in
+the exclusion output instead of stopping the run: binary files, invalid UTF-8,
+files over the size cap, symlinks (loops included), unreadable files, members of
+broken archives.
+
+`python-env` is the Python installation itself: the standard library and every
+installed distribution, each a repository, with the licence its metadata and
+licence files declare: real, multi-licence code on every machine.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import subprocess
+import sysconfig
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+MAX_FILE_BYTES = 1 << 20  # 1 MiB, as The Stack's per-file cap
+BINARY_SNIFF = 8192
+LICENSE_NAMES = ("license", "licence", "copying", "notice", "copyright", "readme")
+
+
+@dataclass
+class FileRecord:
+    path: str  # relative to the repository root, "/"-separated
+    text: str | None
+    size: int
+    reason: str | None = None  # why the file cannot be used; None when usable
+
+
+@dataclass
+class Repo:
+    name: str
+    origin: str  # where it came from (folder, URL, archive, dist-info)
+    files: Callable[[], Iterator[FileRecord]]  # re-iterable: licence pass, then files
+    package_license: str | None = None  # from package metadata (dist-info METADATA)
+    metadata_text: str | None = field(default=None, repr=False)
+
+
+def is_license_file(path: str) -> bool:
+    return Path(path).name.lower().startswith(LICENSE_NAMES)
+
+
+def decode(data: bytes, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
+    """(text, None) for usable UTF-8 text, else (None, reason)."""
+    if len(data) > max_bytes:
+        return None, f"too_large>{max_bytes}"
+    if b"\0" in data[:BINARY_SNIFF]:
+        return None, "binary"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "invalid_encoding"
+
+
+def _read(path: Path, rel: str, max_bytes: int) -> FileRecord:
+    if path.is_symlink():
+        return FileRecord(rel, None, 0, "symlink")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return FileRecord(rel, None, size, f"too_large>{max_bytes}")
+        text, reason = decode(path.read_bytes(), max_bytes)
+    except OSError as e:
+        return FileRecord(rel, None, 0, f"unreadable:{e.strerror or type(e).__name__}")
+    return FileRecord(rel, text, size, reason)
+
+
+def folder_files(root: Path, names: list[str] | None = None,
+                 max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRecord]:
+    """Files under `root` in sorted order (deterministic output), never following
+    symlinked folders (so a link loop cannot recurse)."""
+    if names is None:
+        names = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            rel_dir = os.path.relpath(dirpath, root)
+            names += [os.path.normpath(os.path.join(rel_dir, f)) for f in filenames]
+            names += [os.path.normpath(os.path.join(rel_dir, d)) for d in dirnames
+                      if os.path.islink(os.path.join(dirpath, d))]
+    for rel in sorted(names):
+        yield _read(root / rel, rel.replace(os.sep, "/"), max_bytes)
+
+
+def from_folder(path: Path, name: str | None = None) -> Repo:
+    path = path.resolve()
+    if (path / ".git").exists():
+        out = subprocess.run(["git", "-C", str(path), "ls-files", "-z"], capture_output=True,
+                             check=True)
+        tracked = [n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+        return Repo(name or path.name, str(path), lambda: folder_files(path, tracked))
+    return Repo(name or path.name, str(path), lambda: folder_files(path))
+
+
+def from_git_url(url: str, workdir: Path) -> Repo:
+    """A shallow clone (history is not needed) into `workdir`."""
+    dest = workdir / Path(url.rstrip("/")).name.removesuffix(".git")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, str(dest)], check=True,
+                   capture_output=True, timeout=600)
+    return from_folder(dest, name=url.rstrip("/").removesuffix(".git").split("://")[-1])
+
+
+def from_archive(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Repo:
+    name = path.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar").removesuffix(".zip")
+    return Repo(name, str(path), lambda: archive_files(path, max_bytes))
+
+
+def archive_files(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRecord]:
+    """Members of a .tar(.gz)/.zip, read in memory (never extracted, so a member
+    named ../../etc/passwd cannot write anywhere)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                for info in sorted(z.infolist(), key=lambda i: i.filename):
+                    if not info.is_dir():
+                        yield _member(info.filename, info.file_size, lambda i=info: z.read(i), max_bytes)
+            return
+        with tarfile.open(path) as t:
+            members = sorted(t.getmembers(), key=lambda m: m.name)
+            for m in members:
+                if m.issym() or m.islnk():
+                    yield FileRecord(m.name, None, 0, "symlink")
+                elif m.isfile():
+                    yield _member(m.name, m.size, lambda m=m: t.extractfile(m).read(), max_bytes)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as e:
+        yield FileRecord(path.name, None, 0, f"broken_archive:{type(e).__name__}")
+
+
+def _member(name: str, size: int, read: Callable[[], bytes], max_bytes: int) -> FileRecord:
+    if size > max_bytes:
+        return FileRecord(name, None, size, f"too_large>{max_bytes}")
+    text, reason = decode(read(), max_bytes)
+    return FileRecord(name, text, size, reason)
+
+
+def python_env() -> Iterator[Repo]:
+    """The standard library, then every installed distribution, sorted by name."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    names = [str(p.relative_to(stdlib)) for p in sorted(stdlib.rglob("*.py"))
+             if "site-packages" not in p.parts and "__pycache__" not in p.parts]
+    license_txt = stdlib / "LICENSE.txt"
+    if license_txt.exists():
+        names.append("LICENSE.txt")
+    yield Repo("python/cpython-stdlib", str(stdlib), lambda: folder_files(stdlib, names))
+    dists = {d.metadata["Name"].lower(): d for d in md.distributions() if d.metadata["Name"]}
+    for key in sorted(dists):
+        yield _dist_repo(dists[key])
+
+
+def _dist_repo(dist: md.Distribution) -> Repo:
+    root = Path(dist.locate_file(""))
+    names = sorted(str(f) for f in dist.files or []
+                   if not str(f).endswith((".pyc", "RECORD", "INSTALLER", "REQUESTED"))
+                   and not str(f).startswith(".."))
+    meta = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    return Repo(f"pypi/{dist.metadata['Name']}", str(root), lambda: folder_files(root, names),
+                metadata_text=meta)
+
+
+def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:
+    """SOURCE on the command line -> repositories."""
+    if spec == "python-env":
+        yield from python_env()
+        return
+    if "://" in spec or spec.startswith("git@"):
+        yield from_git_url(spec, workdir or Path(tempfile.mkdtemp(prefix="commons-clone-")))
+        return
+    path = Path(spec).expanduser()
+    if path.is_file() and (path.suffix in (".zip", ".tgz", ".tar") or path.name.endswith(".tar.gz")):
+        yield from_archive(path)
+    elif path.is_dir():
+        yield from_folder(path)
+    else:
+        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL or "
+                                f"'python-env'")
