@@ -41,7 +41,9 @@ class FileRecord:
 class Repo:
     name: str
     origin: str  # where it came from (folder, URL, archive, dist-info)
-    files: Callable[[], Iterator[FileRecord]]  # re-iterable: licence pass, then files
+    # files(select=None): re-iterable; `select(path)` limits which files are read
+    # (the licence pass reads only licence-like files).
+    files: Callable[..., Iterator[FileRecord]]
     package_license: str | None = None  # from package metadata (dist-info METADATA)
     metadata_text: str | None = field(default=None, repr=False)
 
@@ -75,8 +77,8 @@ def _read(path: Path, rel: str, max_bytes: int) -> FileRecord:
     return FileRecord(rel, text, size, reason)
 
 
-def folder_files(root: Path, names: list[str] | None = None,
-                 max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRecord]:
+def folder_files(root: Path, names: list[str] | None = None, max_bytes: int = MAX_FILE_BYTES,
+                 select: Callable[[str], bool] | None = None) -> Iterator[FileRecord]:
     """Files under `root` in sorted order (deterministic output), never following
     symlinked folders (so a link loop cannot recurse)."""
     if names is None:
@@ -88,7 +90,8 @@ def folder_files(root: Path, names: list[str] | None = None,
             names += [os.path.normpath(os.path.join(rel_dir, d)) for d in dirnames
                       if os.path.islink(os.path.join(dirpath, d))]
     for rel in sorted(names):
-        yield _read(root / rel, rel.replace(os.sep, "/"), max_bytes)
+        if select is None or select(rel.replace(os.sep, "/")):
+            yield _read(root / rel, rel.replace(os.sep, "/"), max_bytes)
 
 
 def from_folder(path: Path, name: str | None = None) -> Repo:
@@ -97,8 +100,9 @@ def from_folder(path: Path, name: str | None = None) -> Repo:
         out = subprocess.run(["git", "-C", str(path), "ls-files", "-z"], capture_output=True,
                              check=True)
         tracked = [n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
-        return Repo(name or path.name, str(path), lambda: folder_files(path, tracked))
-    return Repo(name or path.name, str(path), lambda: folder_files(path))
+        return Repo(name or path.name, str(path),
+                    lambda select=None: folder_files(path, tracked, select=select))
+    return Repo(name or path.name, str(path), lambda select=None: folder_files(path, select=select))
 
 
 def from_git_url(url: str, workdir: Path) -> Repo:
@@ -111,22 +115,25 @@ def from_git_url(url: str, workdir: Path) -> Repo:
 
 def from_archive(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Repo:
     name = path.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar").removesuffix(".zip")
-    return Repo(name, str(path), lambda: archive_files(path, max_bytes))
+    return Repo(name, str(path), lambda select=None: archive_files(path, max_bytes, select))
 
 
-def archive_files(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[FileRecord]:
+def archive_files(path: Path, max_bytes: int = MAX_FILE_BYTES,
+                  select: Callable[[str], bool] | None = None) -> Iterator[FileRecord]:
     """Members of a .tar(.gz)/.zip, read in memory (never extracted, so a member
     named ../../etc/passwd cannot write anywhere)."""
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
                 for info in sorted(z.infolist(), key=lambda i: i.filename):
-                    if not info.is_dir():
+                    if not info.is_dir() and (select is None or select(info.filename)):
                         yield _member(info.filename, info.file_size, lambda i=info: z.read(i), max_bytes)
             return
         with tarfile.open(path) as t:
             members = sorted(t.getmembers(), key=lambda m: m.name)
             for m in members:
+                if select is not None and not select(m.name):
+                    continue
                 if m.issym() or m.islnk():
                     yield FileRecord(m.name, None, 0, "symlink")
                 elif m.isfile():
@@ -150,7 +157,8 @@ def python_env() -> Iterator[Repo]:
     license_txt = stdlib / "LICENSE.txt"
     if license_txt.exists():
         names.append("LICENSE.txt")
-    yield Repo("python/cpython-stdlib", str(stdlib), lambda: folder_files(stdlib, names))
+    yield Repo("python/cpython-stdlib", str(stdlib),
+               lambda select=None: folder_files(stdlib, names, select=select))
     dists = {d.metadata["Name"].lower(): d for d in md.distributions() if d.metadata["Name"]}
     for key in sorted(dists):
         yield _dist_repo(dists[key])
@@ -162,8 +170,8 @@ def _dist_repo(dist: md.Distribution) -> Repo:
                    if not str(f).endswith((".pyc", "RECORD", "INSTALLER", "REQUESTED"))
                    and not str(f).startswith(".."))
     meta = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
-    return Repo(f"pypi/{dist.metadata['Name']}", str(root), lambda: folder_files(root, names),
-                metadata_text=meta)
+    return Repo(f"pypi/{dist.metadata['Name']}", str(root),
+                lambda select=None: folder_files(root, names, select=select), metadata_text=meta)
 
 
 def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:

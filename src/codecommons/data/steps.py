@@ -1,0 +1,169 @@
+"""The curation pipeline's blocks, on datatrove's contract: `run(docs, rank, world_size)`.
+
+    ReadRepos -> Unusable -> Language -> License -> Quality -> RedactPII -> writers
+
+Each filter drops a document with a short reason; datatrove sends dropped
+documents to an exclusion writer (DIR/excluded/) and counts reasons in its stats.
+A Document's metadata carries the provenance every later stage needs: repo, path,
+licence (SPDX expression) and licence type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from codecommons.data import language as lang
+from codecommons.data.quality import QualityConfig, quality_reason
+from codecommons.data.sources import MAX_FILE_BYTES, Repo, is_license_file, open_source
+
+# The stdlib's LICENSE.txt holds CPython's licence history (PSF, BeOpen, CNRI, CWI
+# terms, all permissive) plus GPL-compatibility notes that ScanCode reports as GPL
+# mentions; the licence it grants is the PSF License Agreement.
+KNOWN_REPO_LICENSES = {"python/cpython-stdlib": "PSF-2.0"}
+
+
+class ReadRepos(PipelineStep):
+    """Every file of every repository of the sources, repositories dealt round-robin
+    to ranks (a repository stays on one rank, so its licence files are read once)."""
+
+    name = "read repositories"
+    type = "📖 - READER"
+
+    def __init__(self, sources: list[str], max_file_bytes: int = MAX_FILE_BYTES) -> None:
+        super().__init__()
+        self.sources, self.max_file_bytes = sources, max_file_bytes
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        index = 0
+        for spec in self.sources:
+            for repo in open_source(spec):
+                if index % world_size == rank:
+                    yield from self._documents(repo)
+                index += 1
+
+    def _documents(self, repo: Repo) -> DocumentsPipeline:
+        licenses = repo_license_resolver(repo)
+        for f in repo.files():
+            meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason}
+            if f.reason is None:
+                spdx = licenses(f.path)
+                meta.update(license=spdx, license_type=classify(spdx))
+            self.stat_update("files")
+            yield Document(text=f.text or "", id=f"{repo.name}/{f.path}", metadata=meta)
+
+
+def classify(spdx: str | None) -> str:
+    from codecommons.licenses import classify as _classify
+
+    return _classify(spdx)
+
+
+def repo_license_resolver(repo: Repo):
+    """path -> SPDX expression for one repository: the repository's known licence,
+    else its licence files with directory scoping, else its package metadata."""
+    from codecommons.licenses import from_package_metadata, license_for, scope_licenses
+
+    if repo.name in KNOWN_REPO_LICENSES:
+        known = KNOWN_REPO_LICENSES[repo.name]
+        return lambda path: known
+    texts = {f.path: f.text for f in repo.files(is_license_file) if f.text}
+    scoped = scope_licenses(texts)
+    package = from_package_metadata(repo.metadata_text) if repo.metadata_text else None
+
+    def resolve(path: str) -> str | None:
+        return license_for(path, scoped) or package
+
+    return resolve
+
+
+class Unusable(BaseFilter):
+    """Files the reader could not use (binary, encoding, size, symlink, unreadable)."""
+
+    name = "unusable files"
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        reason = doc.metadata.pop("reason", None)
+        return (False, reason) if reason else True
+
+
+class Language(BaseFilter):
+    """Keeps code: a known language, not vendored, not generated."""
+
+    name = "language"
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        path = doc.metadata["path"]
+        if lang.is_vendored(path):
+            return False, "vendored"
+        language = lang.language_of(path, doc.text)
+        if language is None:
+            return False, "not_code"
+        if lang.is_generated(path, doc.text):
+            return False, "generated"
+        doc.metadata["language"] = language
+        return True
+
+
+class License(BaseFilter):
+    """Keeps files whose licence type is allowed (default: permissive only)."""
+
+    name = "license"
+
+    def __init__(self, allowed: tuple[str, ...] = ("permissive",), exclusion_writer=None) -> None:
+        super().__init__(exclusion_writer)
+        self.allowed = allowed
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        kind = doc.metadata.get("license_type", "no_license")
+        return True if kind in self.allowed else (False, f"license_{kind}")
+
+
+class Quality(BaseFilter):
+    name = "quality"
+
+    def __init__(self, cfg: QualityConfig, exclusion_writer=None) -> None:
+        super().__init__(exclusion_writer)
+        self.cfg = cfg
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        reason = quality_reason(doc.text, doc.metadata.get("language"), self.cfg)
+        return (False, reason) if reason else True
+
+
+class RedactPII(PipelineStep):
+    """Replaces emails, keys, passwords and public IPs (codecommons.pii), counting
+    redactions per kind in the `redactions` column; the hash is of the output."""
+
+    name = "redact PII"
+    type = "🔏 - FORMAT"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from codecommons.pii import ALL_KINDS, redact
+
+        for doc in data:
+            with self.track_time():
+                red = redact(doc.text)
+            doc.text = red.text
+            doc.metadata["redactions"] = {k: red.counts.get(k, 0) for k in ALL_KINDS}
+            for kind, n in red.counts.items():
+                self.stat_update(f"redacted_{kind}", value=n)
+            yield doc
+
+
+def output_row(writer, doc: Document) -> dict:
+    """A dataset row (the Parquet schema of DIR/data)."""
+    m = doc.metadata
+    data = doc.text.encode("utf-8")
+    return {"content": doc.text, "repo": m["repo"], "path": m["path"], "language": m["language"],
+            "license": m.get("license") or "", "license_type": m["license_type"],
+            "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "redactions": m.get("redactions", {})}
+
+
+def excluded_row(writer, doc: Document) -> dict:
+    m = doc.metadata
+    return {"repo": m["repo"], "path": m["path"], "reason": m.get("filter_reason", "")}

@@ -1,0 +1,169 @@
+"""`commons curate` end to end on folders built from real licence texts: the dataset
+loads with `datasets`, keeps provenance, records exclusions, is byte-identical on a
+rerun, and a run killed mid-way resumes to the same bytes.
+
+    python -m pytest tests/data/test_pipeline.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codecommons.data.pipeline import CurateConfig, build_pipeline, make_executor, run
+from codecommons.data.quality import QualityConfig
+
+COMMON = Path("/usr/share/common-licenses")
+
+
+def make_repo(root: Path, licence: str | None, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    if licence:
+        (root / "LICENSE").write_text((COMMON / licence).read_text())
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> list[str]:
+    if not COMMON.exists():
+        pytest.skip("needs Debian's /usr/share/common-licenses")
+    base = tmp_path_factory.mktemp("corpus")
+    code = "def add(a, b):\n    return a + b\n"
+    apache = make_repo(base / "apache-proj", "Apache-2.0", {
+        "src/add.py": code,
+        "src/contact.py": 'MAINTAINER = "jane.doe@corp-mail.com"\n',
+        "web/app.js": "export const x = 1;\n",
+        "node_modules/lib/index.js": "module.exports = 1;\n",
+        "data.bin": "\0\0binary",
+        "min.py": "x = 1\n" + "y = [" + "1, " * 600 + "]\n",
+    })
+    (apache / "gpl-part").mkdir()
+    (apache / "gpl-part" / "COPYING").write_text((COMMON / "GPL-3").read_text())
+    (apache / "gpl-part" / "mod.py").write_text("def g():\n    return 2\n")
+    make_repo(base / "nolicense-proj", None, {"main.py": "print('hello')\n"})
+    make_repo(base / "gpl-proj", "GPL-3", {"lib.c": "int f(void) { return 0; }\n"})
+    return sorted(str(p) for p in base.iterdir())
+
+
+@pytest.fixture(scope="module")
+def curated(corpus, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("curated") / "out"
+    run(corpus, CurateConfig(out=str(out), workers=2, progress=False))
+    return out
+
+
+def rows(out: Path) -> list[dict]:
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
+    return sorted(ds.to_list(), key=lambda r: (r["repo"], r["path"]))
+
+
+def test_dataset_loads_with_provenance(curated):
+    got = {(r["repo"], r["path"]): r for r in rows(curated)}
+    assert set(got) == {("apache-proj", "src/add.py"), ("apache-proj", "src/contact.py"),
+                        ("apache-proj", "web/app.js")}
+    add = got[("apache-proj", "src/add.py")]
+    assert add["license"] == "Apache-2.0" and add["license_type"] == "permissive"
+    assert add["language"] == "Python" and add["size"] == len(add["content"])
+    assert len(add["sha256"]) == 64
+
+
+def test_every_dropped_file_has_a_reason(curated):
+    reasons = {}
+    for part in (curated / "excluded").glob("*.jsonl"):
+        for line in part.read_text().splitlines():
+            r = json.loads(line)
+            reasons[(r["repo"], r["path"])] = r["reason"]
+    assert reasons[("apache-proj", "node_modules/lib/index.js")] == "vendored"
+    assert reasons[("apache-proj", "data.bin")] == "binary"
+    assert reasons[("apache-proj", "min.py")].startswith("max_line_length")
+    assert reasons[("apache-proj", "gpl-part/mod.py")] == "license_non_permissive"  # scoped
+    assert reasons[("nolicense-proj", "main.py")] == "license_no_license"
+    assert reasons[("gpl-proj", "lib.c")] == "license_non_permissive"
+
+
+def test_pii_is_redacted_and_counted(curated):
+    contact = next(r for r in rows(curated) if r["path"] == "src/contact.py")
+    assert "jane.doe@corp-mail.com" not in contact["content"]
+    assert "<EMAIL>" in contact["content"] and contact["redactions"]["email"] == 1
+
+
+def test_card_and_stats(curated):
+    card = (curated / "README.md").read_text()
+    assert card.startswith("---\n") and "data_files: data/*.parquet" in card
+    assert "| Python |" in card and "| vendored |" in card and "| email | 1 |" in card
+    stats = json.loads((curated / "stats.json").read_text())
+    assert stats["kept_files"] == 3 and stats["excluded"]["vendored"] == 1
+
+
+def test_same_input_gives_identical_bytes(corpus, curated, tmp_path):
+    again = tmp_path / "again"
+    run(corpus, CurateConfig(out=str(again), workers=2, progress=False))
+    for rel in ("data", "excluded"):
+        a = {p.name: p.read_bytes() for p in (curated / rel).iterdir()}
+        b = {p.name: p.read_bytes() for p in (again / rel).iterdir()}
+        assert a == b
+    assert (curated / "README.md").read_text() == (again / "README.md").read_text()
+
+
+class KillRunOnce:
+    """A pipeline step that SIGKILLs the whole run (its process group) the first
+    time rank 0 reaches its fourth file, after earlier files went through: the
+    machine dying mid-run."""
+
+    name = "kill the run once"
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def __call__(self, data, rank: int = 0, world_size: int = 1):
+        for i, doc in enumerate(data):
+            if rank == 0 and i == 3 and not os.path.exists(self.flag):
+                open(self.flag, "w").close()
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+            yield doc
+
+
+KILLED_RUN = """
+import sys
+from codecommons.data.pipeline import CurateConfig, build_pipeline, make_executor
+from codecommons.data.quality import QualityConfig
+from tests.data.test_pipeline import KillRunOnce
+out, flag, *sources = sys.argv[1:]
+cfg = CurateConfig(out=out, workers=2, progress=False)
+pipeline = build_pipeline(sources, cfg, QualityConfig())
+pipeline.insert(1, KillRunOnce(flag))
+make_executor(pipeline, cfg).run()
+"""
+
+
+def test_killed_run_resumes_to_identical_output(corpus, curated, tmp_path):
+    out = tmp_path / "killed"
+    out.mkdir()
+    flag = tmp_path / "killed-once"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(out), str(flag), *corpus],
+                          cwd=root, start_new_session=True, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL and flag.exists()
+    assert not (out / "logs" / "completions" / "00000").exists()
+    run(corpus, CurateConfig(out=str(out), workers=2, progress=False, resume=True))
+    for rel in ("data", "excluded"):
+        a = {p.name: p.read_bytes() for p in (curated / rel).iterdir()}
+        b = {p.name: p.read_bytes() for p in (out / rel).iterdir()}
+        assert a == b
+
+
+def test_refuses_to_mix_runs(corpus, curated):
+    with pytest.raises(FileExistsError, match="--resume"):
+        run(corpus, CurateConfig(out=str(curated), progress=False))
+    with pytest.raises(ValueError, match="other sources"):
+        run(corpus[:1], CurateConfig(out=str(curated), progress=False, resume=True))
