@@ -46,9 +46,10 @@ class MBPP(Task):
 
     def instruction(self, p: Problem) -> str:
         tests = "\n".join(p.meta["test_list"])
+        # The MBPP paper's prompt, as instruct models' authors use it; an added "answer
+        # in a markdown block" made the 0.5B model open its answer with ```markdown.
         return (f"You are an expert Python programmer, and here is your task: "
-                f"{p.meta['description']} Your code should pass these tests:\n\n{tests}\n"
-                f"Answer with the code in one markdown code block.")
+                f"{p.meta['description']} Your code should pass these tests:\n\n{tests}\n")
 
     def postprocess(self, p: Problem, text: str, mode: str) -> str:
         return extract_code(text) if mode == "instruct" else truncate_at_stop(text, self.stop)
