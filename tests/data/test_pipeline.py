@@ -16,10 +16,31 @@ from pathlib import Path
 
 import pytest
 
-from codecommons.data.pipeline import CurateConfig, build_pipeline, make_executor, run
-from codecommons.data.quality import QualityConfig
+from codecommons.data.pipeline import CurateConfig, run
 
 COMMON = Path("/usr/share/common-licenses")
+MIT = """MIT License
+
+Copyright (c) 2024 Example Authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
 
 
 def make_repo(root: Path, licence: str | None, files: dict[str, str]) -> Path:
@@ -38,8 +59,13 @@ def corpus(tmp_path_factory) -> list[str]:
         pytest.skip("needs Debian's /usr/share/common-licenses")
     base = tmp_path_factory.mktemp("corpus")
     code = "def add(a, b):\n    return a + b\n"
+    long = "".join(f"def step_{i}(state, value):\n    state['total_{i}'] = value * {i} + len(state)\n"
+                   f"    return state\n\n" for i in range(20))
+    near = long.replace("step_3(", "stage_3(").replace("step_17(", "stage_17(")
     apache = make_repo(base / "apache-proj", "Apache-2.0", {
         "src/add.py": code,
+        "src/utils/add.py": code,  # exact duplicate, longer path
+        "src/long.py": long,  # near duplicate of mit-proj's, Apache-2.0
         "src/contact.py": 'MAINTAINER = "jane.doe@corp-mail.com"\n',
         "web/app.js": "export const x = 1;\n",
         "node_modules/lib/index.js": "module.exports = 1;\n",
@@ -49,6 +75,8 @@ def corpus(tmp_path_factory) -> list[str]:
     (apache / "gpl-part").mkdir()
     (apache / "gpl-part" / "COPYING").write_text((COMMON / "GPL-3").read_text())
     (apache / "gpl-part" / "mod.py").write_text("def g():\n    return 2\n")
+    make_repo(base / "mit-proj", None, {"LICENSE": MIT})
+    (base / "mit-proj" / "long_variant.py").write_text(near)
     make_repo(base / "nolicense-proj", None, {"main.py": "print('hello')\n"})
     make_repo(base / "gpl-proj", "GPL-3", {"lib.c": "int f(void) { return 0; }\n"})
     return sorted(str(p) for p in base.iterdir())
@@ -70,7 +98,8 @@ def rows(out: Path) -> list[dict]:
 def test_dataset_loads_with_provenance(curated):
     got = {(r["repo"], r["path"]): r for r in rows(curated)}
     assert set(got) == {("apache-proj", "src/add.py"), ("apache-proj", "src/contact.py"),
-                        ("apache-proj", "web/app.js")}
+                        ("apache-proj", "web/app.js"), ("mit-proj", "long_variant.py")}
+    assert got[("mit-proj", "long_variant.py")]["license"] == "MIT"
     add = got[("apache-proj", "src/add.py")]
     assert add["license"] == "Apache-2.0" and add["license_type"] == "permissive"
     assert add["language"] == "Python" and add["size"] == len(add["content"])
@@ -89,6 +118,9 @@ def test_every_dropped_file_has_a_reason(curated):
     assert reasons[("apache-proj", "gpl-part/mod.py")] == "license_non_permissive"  # scoped
     assert reasons[("nolicense-proj", "main.py")] == "license_no_license"
     assert reasons[("gpl-proj", "lib.c")] == "license_non_permissive"
+    # duplicates: the shorter path and the more permissive licence (MIT over Apache) win
+    assert reasons[("apache-proj", "src/utils/add.py")] == "exact_duplicate"
+    assert reasons[("apache-proj", "src/long.py")] == "near_duplicate"
 
 
 def test_pii_is_redacted_and_counted(curated):
@@ -102,7 +134,7 @@ def test_card_and_stats(curated):
     assert card.startswith("---\n") and "data_files: data/*.parquet" in card
     assert "| Python |" in card and "| vendored |" in card and "| email | 1 |" in card
     stats = json.loads((curated / "stats.json").read_text())
-    assert stats["kept_files"] == 3 and stats["excluded"]["vendored"] == 1
+    assert stats["kept_files"] == 4 and stats["excluded"]["vendored"] == 1
 
 
 def test_same_input_gives_identical_bytes(corpus, curated, tmp_path):
@@ -135,14 +167,15 @@ class KillRunOnce:
 
 KILLED_RUN = """
 import sys
-from codecommons.data.pipeline import CurateConfig, build_pipeline, make_executor
+from codecommons.data.dedup import DedupConfig
+from codecommons.data.pipeline import CurateConfig, filter_stage, make_executor
 from codecommons.data.quality import QualityConfig
 from tests.data.test_pipeline import KillRunOnce
 out, flag, *sources = sys.argv[1:]
 cfg = CurateConfig(out=out, workers=2, progress=False)
-pipeline = build_pipeline(sources, cfg, QualityConfig())
+pipeline = filter_stage(sources, cfg, QualityConfig(), DedupConfig())
 pipeline.insert(1, KillRunOnce(flag))
-make_executor(pipeline, cfg).run()
+make_executor(pipeline, cfg, "filter").run()
 """
 
 
@@ -154,7 +187,7 @@ def test_killed_run_resumes_to_identical_output(corpus, curated, tmp_path):
     proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(out), str(flag), *corpus],
                           cwd=root, start_new_session=True, capture_output=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL and flag.exists()
-    assert not (out / "logs" / "completions" / "00000").exists()
+    assert not (out / "logs" / "filter" / "completions" / "00000").exists()
     run(corpus, CurateConfig(out=str(out), workers=2, progress=False, resume=True))
     for rel in ("data", "excluded"):
         a = {p.name: p.read_bytes() for p in (curated / rel).iterdir()}

@@ -4,14 +4,20 @@
     commons curate ./repos/* https://host/org/repo.git --out runs/mine --workers 2
     commons curate python-env --out runs/stack --resume        # after a kill: same output
 
-Runs on datatrove: every rank writes DIR/data/NNNNN.parquet and DIR/excluded/*.jsonl
-and a completion marker last (DIR/logs/completions), so a rerun with --resume
-skips finished ranks and redoes a killed one from its start, giving the same
-bytes as an uninterrupted run. Then DIR/stats.json and the dataset card
-DIR/README.md are written from those files.
+Runs on datatrove in three stages:
+  1. filter (per rank): read -> unusable -> language -> licence -> quality -> MinHash
+     signatures, survivors to DIR/work/filtered;
+  2. dedup (one process): exact and near-duplicate clusters, one keeper each
+     (most permissive licence, then shortest path) -> DIR/work/dedup.jsonl;
+  3. final (per rank): drop duplicates -> redact PII -> DIR/data/*.parquet.
+Dropped files go to DIR/excluded/<stage>_<rank>.jsonl with their reason. Each rank
+writes a completion marker last (DIR/logs/<stage>/completions), so a rerun with
+--resume skips finished ranks and redoes a killed one from its start, giving the
+same bytes as an uninterrupted run. Then DIR/stats.json and the dataset card
+DIR/README.md are written from the output files.
 
-Stages not in this pipeline yet (see the project notes): opt-out, deduplication,
-malware scanning, decontamination.
+Not yet in the pipeline (see the project notes): opt-out, malware scanning,
+decontamination.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codecommons.config import add_arguments, field, from_args, manifest
+from codecommons.data.dedup import DedupConfig
 from codecommons.data.quality import QualityConfig
 
 EXECUTORS = ("local", "slurm", "ray")
@@ -51,32 +58,55 @@ class CurateConfig:
             raise ValueError("\n".join(problems))
 
 
-def build_pipeline(sources: list[str], cfg: CurateConfig, quality: QualityConfig) -> list:
-    from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+def filter_stage(sources: list[str], cfg: CurateConfig, quality: QualityConfig,
+                 dedup: DedupConfig) -> list:
+    """Stage 1, per rank: read, filter, sign; survivors go to DIR/work/filtered."""
+    from datatrove.pipeline.writers import ParquetWriter
 
     from codecommons.data import steps
-
-    out = Path(cfg.out)
-
-    def excluded(stage: str) -> JsonlWriter:
-        return JsonlWriter(str(out / "excluded"), output_filename=f"{stage}_${{rank}}.jsonl",
-                           adapter=steps.excluded_row, compression=None)
+    from codecommons.data.dedup import Signatures
 
     allowed = ("permissive", "no_license") if cfg.keep_no_license else ("permissive",)
     return [
         steps.ReadRepos(sources, cfg.max_file_bytes),
-        steps.Unusable(exclusion_writer=excluded("unusable")),
-        steps.Language(exclusion_writer=excluded("language")),
-        steps.License(allowed, exclusion_writer=excluded("license")),
-        steps.Quality(quality, exclusion_writer=excluded("quality")),
+        steps.Unusable(exclusion_writer=_excluded(cfg, "unusable")),
+        steps.Language(exclusion_writer=_excluded(cfg, "language")),
+        steps.License(allowed, exclusion_writer=_excluded(cfg, "license")),
+        steps.Quality(quality, exclusion_writer=_excluded(cfg, "quality")),
+        Signatures(dedup),
+        ParquetWriter(str(Path(cfg.out) / "work" / "filtered"), output_filename="${rank}.parquet",
+                      adapter=steps.intermediate_row, compression="snappy"),
+    ]
+
+
+def final_stage(cfg: CurateConfig, decisions: Path) -> list:
+    """Stage 3, per rank: drop duplicates, redact PII, write DIR/data."""
+    from datatrove.pipeline.readers import ParquetReader
+    from datatrove.pipeline.writers import ParquetWriter
+
+    from codecommons.data import steps
+    from codecommons.data.dedup import DropDuplicates
+
+    return [
+        ParquetReader(str(Path(cfg.out) / "work" / "filtered")),
+        DropDuplicates(str(decisions), exclusion_writer=_excluded(cfg, "dedup")),
         steps.RedactPII(),
-        ParquetWriter(str(out / "data"), output_filename="${rank}.parquet",
+        ParquetWriter(str(Path(cfg.out) / "data"), output_filename="${rank}.parquet",
                       adapter=steps.output_row, compression="snappy"),
     ]
 
 
-def make_executor(pipeline: list, cfg: CurateConfig):
-    logs = str(Path(cfg.out) / "logs")
+def _excluded(cfg: CurateConfig, stage: str):
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from codecommons.data import steps
+
+    return JsonlWriter(str(Path(cfg.out) / "excluded"), output_filename=f"{stage}_${{rank}}.jsonl",
+                       adapter=steps.excluded_row, compression=None)
+
+
+def make_executor(pipeline: list, cfg: CurateConfig, stage: str = "filter"):
+    logs = str(Path(cfg.out) / "logs" / stage)
     if cfg.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
@@ -92,27 +122,33 @@ def make_executor(pipeline: list, cfg: CurateConfig):
     return RayPipelineExecutor(pipeline, tasks=cfg.workers, logging_dir=logs)
 
 
-def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = None) -> dict:
+def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = None,
+        dedup: DedupConfig | None = None) -> dict:
     from codecommons.data.card import write_card
+    from codecommons.data.dedup import write_decisions
 
-    quality = quality or QualityConfig()
+    quality, dedup = quality or QualityConfig(), dedup or DedupConfig()
     out = Path(cfg.out)
     if out.exists() and any(out.iterdir()) and not cfg.resume:
         raise FileExistsError(f"{out} is not empty: pass --resume to continue that run, or "
                               f"choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    run_manifest = {**manifest(cfg), "quality": asdict(quality), "sources": sources}
+    run_manifest = {**manifest(cfg), "quality": asdict(quality), "dedup": asdict(dedup),
+                    "sources": sources}
     for run_control in ("resume", "progress", "out"):  # not part of what the data is
         run_manifest["config"].pop(run_control)
     saved = out / "curate.json"
     if cfg.resume and saved.exists():
         before = json.loads(saved.read_text())
-        if (before["sources"], before["quality"]) != (sources, run_manifest["quality"]):
+        keys = ("sources", "quality", "dedup", "config")
+        if any(before.get(k) != run_manifest[k] for k in keys):
             raise ValueError(f"{out} was made from other sources or settings; resume with the "
                              f"same ones ({before['sources']}) or choose a new --out")
     saved.write_text(json.dumps(run_manifest, indent=2) + "\n")
     _warm_license_index()
-    make_executor(build_pipeline(sources, cfg, quality), cfg).run()
+    make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter").run()
+    decisions = write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
+    make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()
     return write_card(out, run_manifest)
 
 
@@ -130,10 +166,11 @@ def main(argv: list[str]) -> int:
                     help="folder, git repo (path or URL), .tar.gz/.zip archive, or python-env")
     add_arguments(ap, CurateConfig)
     add_arguments(ap, QualityConfig)
+    add_arguments(ap, DedupConfig)
     args = ap.parse_args(argv)
     try:
         cfg, quality = from_args(CurateConfig, args), from_args(QualityConfig, args)
-        stats = run(args.sources, cfg, quality)
+        stats = run(args.sources, cfg, quality, from_args(DedupConfig, args))
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"commons curate: {e}", file=sys.stderr)
         return 1

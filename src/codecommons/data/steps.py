@@ -1,6 +1,6 @@
 """The curation pipeline's blocks, on datatrove's contract: `run(docs, rank, world_size)`.
 
-    ReadRepos -> Unusable -> Language -> License -> Quality -> RedactPII -> writers
+    ReadRepos -> Unusable -> Language -> License -> Quality -> (dedup.py) -> RedactPII
 
 Each filter drops a document with a short reason; datatrove sends dropped
 documents to an exclusion writer (DIR/excluded/) and counts reasons in its stats.
@@ -162,6 +162,14 @@ def output_row(writer, doc: Document) -> dict:
             "license": m.get("license") or "", "license_type": m["license_type"],
             "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "redactions": m.get("redactions", {})}
+
+
+def intermediate_row(writer, doc: Document) -> dict:
+    """Stage-1 survivors: text, id and the metadata later stages need."""
+    m = doc.metadata
+    return {"text": doc.text, "id": doc.id, "repo": m["repo"], "path": m["path"],
+            "language": m["language"], "license": m.get("license") or "",
+            "license_type": m["license_type"], "sha256": m["sha256"], "minhash": m["minhash"]}
 
 
 def excluded_row(writer, doc: Document) -> dict:
