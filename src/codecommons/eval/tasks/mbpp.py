@@ -11,8 +11,7 @@ Data: google-research/google-research mbpp/sanitized-mbpp.json (CC BY 4.0), in
 
 from __future__ import annotations
 
-import json
-
+from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task, extract_code, truncate_at_stop
 
 _CITATION = """@article{austin2021program,
@@ -20,7 +19,6 @@ _CITATION = """@article{austin2021program,
   author={Jacob Austin and Augustus Odena and Maxwell Nye and Maarten Bosma and others},
   year={2021}, eprint={2108.07732}, archivePrefix={arXiv}}"""
 
-TEST_SPLIT = range(11, 511)  # mbpp/README.md: task_ids 11-510 are the evaluation split
 STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n```", "\n# Test")
 
 
@@ -28,15 +26,13 @@ class MBPP(Task):
     name = "mbpp"
     citation = _CITATION
     stop = STOP
-    default_data = "mbpp/sanitized-mbpp.json"
     upstream = "google-research/google-research mbpp/sanitized-mbpp.json; hub: mbpp (sanitized)"
 
     def problems(self) -> list[Problem]:
-        rows = json.loads(self.data_path.read_text())
         return [Problem(str(r["task_id"]), self._prompt(r), reference=r["code"],
                         tests="\n".join(r["test_imports"] + r["test_list"]),
                         meta={"description": r["prompt"], "test_list": r["test_list"]})
-                for r in rows if r["task_id"] in TEST_SPLIT]
+                for r in benchmarks.mbpp(self.data_path)]
 
     @staticmethod
     def _prompt(r: dict) -> str:

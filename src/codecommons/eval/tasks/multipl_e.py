@@ -9,8 +9,7 @@ machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-
 
 from __future__ import annotations
 
-import json
-
+from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task
 
 _CITATION = """@article{cassano2023multipl,
@@ -33,12 +32,8 @@ class MultiPLE(Task):
     citation = _CITATION
     upstream = "nuprl/MultiPL-E prompts/humaneval-*-reworded.jsonl; hub: nuprl/MultiPL-E"
 
-    def __init__(self, data_path=None) -> None:
-        self.default_data = f"multipl-e/humaneval-{self.language}-reworded.jsonl"
-        super().__init__(data_path)
-
     def problems(self) -> list[Problem]:
-        rows = [json.loads(line) for line in self.data_path.read_text().splitlines() if line]
+        rows = benchmarks.multipl_e(self.language, self.data_path)
         return [Problem(r["name"], r["prompt"], tests=r["tests"],
                         meta={"stop": r["stop_tokens"]}) for r in rows]
 

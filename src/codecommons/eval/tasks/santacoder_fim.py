@@ -9,8 +9,7 @@ machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-
 
 from __future__ import annotations
 
-import json
-
+from codecommons import benchmarks
 from codecommons.eval.metrics import exact_match
 from codecommons.eval.tasks.base import Problem, Task
 
@@ -27,12 +26,8 @@ class SantaCoderFim(Task):
     tools = ()
     upstream = "nuprl/MultiPL-E prompts/fim-humaneval-*.json"
 
-    def __init__(self, data_path=None) -> None:
-        self.default_data = f"multipl-e/fim-humaneval-{self.language}.json"
-        super().__init__(data_path)
-
     def problems(self) -> list[Problem]:
-        rows = json.loads(self.data_path.read_text())
+        rows = benchmarks.santacoder_fim(self.language, self.data_path)
         out = []
         for i, r in enumerate(rows):
             body = r["body"]
