@@ -95,7 +95,7 @@ def complete(engine: Engine, task: Task, p: Problem, mode: str, params: Sampling
         prefix, suffix = fit_to_budget(p.prompt, p.suffix, budget, engine.count_tokens)
         tokens = engine.generate(fim.segments(prefix, suffix), _with_fim_stops(engine, params),
                                  cancel)
-        stops = fim.stops if engine.remote else ()
+        stops = task.stop + (fim.stops if engine.remote else ())
     else:
         prompt = [Segment(p.prompt)]
         if not engine.remote:

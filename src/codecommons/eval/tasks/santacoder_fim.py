@@ -24,6 +24,7 @@ class SantaCoderFim(Task):
     metric = "exact_match"
     modes = ("fim",)
     tools = ()
+    stop = ("\n",)  # one line is asked for and scored: stop there instead of at EOS
     upstream = "nuprl/MultiPL-E prompts/fim-humaneval-*.json"
 
     def problems(self) -> list[Problem]:
