@@ -225,3 +225,14 @@ def test_refuses_to_mix_runs(corpus, curated):
         run(corpus, CurateConfig(out=str(curated), progress=False))
     with pytest.raises(ValueError, match="other sources"):
         run(corpus[:1], CurateConfig(out=str(curated), progress=False, resume=True))
+
+
+def test_file_too_short_for_a_shingle_does_not_break_the_schema(tmp_path):
+    """A shard whose first rows have empty MinHash signatures (files shorter than
+    one 5-gram) still takes later rows with real signatures."""
+    repo = make_repo(tmp_path / "tiny-proj", None, {
+        "a.py": "x\n", "b.py": "def f(alpha, beta, gamma, delta):\n    return alpha + beta\n"})
+    (repo / "LICENSE").write_text(MIT)
+    out = tmp_path / "out"
+    run([str(repo)], CurateConfig(out=str(out), progress=False))
+    assert {r["path"] for r in rows(out)} == {"a.py", "b.py"}

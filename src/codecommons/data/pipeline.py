@@ -88,7 +88,8 @@ def filter_stage(sources: list[str], cfg: CurateConfig, quality: QualityConfig,
                       exclusion_writer=_excluded(cfg, "decontam")),
         Signatures(dedup),
         ParquetWriter(str(Path(cfg.out) / "work" / "filtered"), output_filename="${rank}.parquet",
-                      adapter=steps.intermediate_row, compression="snappy"),
+                      adapter=steps.intermediate_row, compression="snappy",
+                      schema=steps.intermediate_schema()),
     ]
 
 
@@ -105,7 +106,8 @@ def final_stage(cfg: CurateConfig, decisions: Path) -> list:
         DropDuplicates(str(decisions), exclusion_writer=_excluded(cfg, "dedup")),
         steps.RedactPII(),
         ParquetWriter(str(Path(cfg.out) / "data"), output_filename="${rank}.parquet",
-                      adapter=steps.output_row, compression="snappy"),
+                      adapter=steps.output_row, compression="snappy",
+                      schema=steps.output_schema()),
     ]
 
 

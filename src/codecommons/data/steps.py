@@ -168,6 +168,31 @@ def output_row(writer, doc: Document) -> dict:
             "redactions": m.get("redactions", {})}
 
 
+def _schemas():
+    """Explicit Parquet schemas: inferred ones break when a first batch has, say,
+    only empty MinHash lists (list<null>) and a later one real values."""
+    import pyarrow as pa
+
+    from codecommons.pii import ALL_KINDS
+
+    text = [("repo", pa.string()), ("path", pa.string()), ("language", pa.string()),
+            ("license", pa.string()), ("license_type", pa.string())]
+    intermediate = pa.schema([("text", pa.string()), ("id", pa.string()), *text,
+                              ("sha256", pa.string()), ("minhash", pa.list_(pa.uint64()))])
+    output = pa.schema([("content", pa.string()), *text, ("size", pa.int64()),
+                        ("sha256", pa.string()),
+                        ("redactions", pa.struct([(k, pa.int64()) for k in ALL_KINDS]))])
+    return intermediate, output
+
+
+def intermediate_schema():
+    return _schemas()[0]
+
+
+def output_schema():
+    return _schemas()[1]
+
+
 def intermediate_row(writer, doc: Document) -> dict:
     """Stage-1 survivors: text, id and the metadata later stages need."""
     m = doc.metadata
