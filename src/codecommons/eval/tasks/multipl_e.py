@@ -9,6 +9,8 @@ machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-
 
 from __future__ import annotations
 
+import re
+
 from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task
 
@@ -51,9 +53,11 @@ class MultiPLE(Task):
 
 
 def _defines_prompt(p: Problem, completion: str) -> bool:
-    """An instruct answer that repeats the signature replaces the prompt."""
-    signature = p.prompt.rstrip().splitlines()[-1].strip()
-    return signature[:40] in completion
+    """An instruct answer that repeats the signature replaces the prompt (compared
+    without whitespace: `f(n, m){` and `f(n, m) {` are the same signature)."""
+    squash = lambda s: re.sub(r"\s+", "", s)  # noqa: E731
+    signature = squash(p.prompt.rstrip().splitlines()[-1])
+    return signature[:40] in squash(completion)
 
 
 def variant(language: str) -> type[MultiPLE]:
