@@ -59,3 +59,11 @@ def test_instruct_program_replaces_prompt_when_function_is_redefined():
                         "instruct")
     assert prog.python_source.count("def has_close_elements") == 1
     assert "from typing import List" in prog.python_source
+
+
+def test_multipl_e_instruct_answer_with_spaced_signature_replaces_prompt():
+    task = get_task("multipl-e-js")
+    p = next(q for q in task.problems() if q.task_id == "HumanEval_103_rounded_avg")
+    answer = "function rounded_avg(n, m) {\n    return -1;\n}\n"  # prompt has `(n, m){`
+    src = task.program(p, answer, "instruct").files["main.js"]
+    assert src.startswith("function rounded_avg(n, m) {") and src.count("function rounded_avg") == 1
