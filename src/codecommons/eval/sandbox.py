@@ -59,13 +59,76 @@ Mechanism (detected once per process by really running `true`, then cached):
    `unsafe_no_sandbox=True` (CLI `--unsafe-no-sandbox`), which runs the program
    directly with the rlimits, scrubbed environment, temp dir and timeout only.
 
+Fork server (`run_python`'s default with bubblewrap as root and the harness's own
+interpreter; `run_python(..., fresh_interpreter=True)` and `run` are one-shot):
+a new bwrap sandbox plus a new interpreter cost ~43 ms per program, more than
+most tests take to run. So each worker slot (uid U = 60000 + worker) keeps one
+long-lived sandbox: bwrap exactly as above (same binds, tmpfs mounts, namespaces,
+environment), started from a keeper thread that lives as long as the harness
+(--die-with-parent follows the starting *thread*), running forkserver.py as root
+inside it with only CAP_SETUID, CAP_SETGID and CAP_KILL, no_new_privs and an
+empty bounding set. It imports only cheap modules (ctypes, resource, select,
+_socket) and takes one program at a time over a unix socket (the harness passes
+the program's stdout/stderr pipes with SCM_RIGHTS). Per program it:
+- writes the files into /scratch (empty: checked after the previous program),
+  then forks a child that calls setsid, puts the pipes on fds 1 and 2 (stdin stays
+  /dev/null), closes every other fd, chdirs to /scratch, sets the rlimits (as
+  above, plus RLIMIT_MSGQUEUE=0), setgroups([]) + setresgid(U) + setresuid(U)
+  (which clears every capability), no_new_privs, dumpable again (as an exec
+  would), and runs the program as a fresh __main__ module (new globals,
+  sys.argv = ["program.py"], compiled as "program.py") with the same completion
+  token rule as a one-shot run; then it ends like an interpreter does (exit code
+  of SystemExit or 1 after a traceback, non-daemon threads joined, atexit hooks,
+  flush) with os._exit;
+- waits for the child with the wall-clock timeout (then SIGKILL to its process
+  group), then SIGKILLs every process of its PID namespace except bwrap's init
+  and itself until none is left (all of them are the program's: a daemon, a
+  double fork, setsid, a fork bomb), empties /scratch, /tmp and /dev/shm as U
+  and checks that they are empty and that no SysV IPC object exists. If that
+  fails, it answers "dirty" and exits, and the harness starts a new sandbox;
+- answers with the exit status. The program cannot signal, ptrace or read the
+  memory of the fork server (uid 0 vs U), and the fork server's socket is closed
+  in the child. A fork server that dies, or does not answer within timeout_s +
+  5 s, is killed with its whole namespace (that program: "failed" or "timeout")
+  and replaced for the next program; one that was gone between programs is
+  replaced and the program run there. Fork servers are reused across calls (one
+  per worker index, used under that worker's slot lock), replaced when `env` or
+  `disk_mb` change, and stopped by `shutdown()`, which runs at exit.
+What a fork-server run does not have that a one-shot run has:
+- Its own namespaces: a worker's programs share, one after another, the fork
+  server's PID, network, IPC, UTS and mount namespaces and tmpfs mounts. What a
+  program could leave there is removed or checked after it (processes, files,
+  SysV IPC); POSIX message queues cannot be created (RLIMIT_MSGQUEUE=0); sockets
+  and locks go with the killed processes (a loopback port a program used may
+  still be in TIME_WAIT for the next). The per-uid kernel keyring is shared by
+  a worker's programs in both modes.
+- A fresh interpreter: the child is a fork of the fork server. sys.modules also
+  holds what it imported (ctypes, _ctypes, _socket, select, resource and what
+  site imports anyway), sys.path_importer_cache its finders (except the cwd's),
+  and its memory the fork server's code and state, the current request included
+  (so the token is in the program's memory: the same caveat as below).
+  /proc/self/cmdline and sys.orig_argv show `python -c <forkserver.py> ...`.
+  random reseeds itself in a forked child, hashing uses PYTHONHASHSEED=0 in both.
+- A real interpreter exit: no module teardown, no final garbage collection and
+  no __del__ of what is still alive; files the program left open and unflushed
+  are not flushed (they are in the scratch folder that is emptied anyway).
+- Tracebacks show the program's frames only (a one-shot run also shows the
+  wrapper's), the program's parent is the fork server (not bwrap's init), it
+  leads its own session and process group, and duration_s does not include a
+  sandbox start. Signal dispositions and mask are a fresh interpreter's (the
+  fork server changes none).
+- The harness does not sweep uid U on the host after every run (the fork server
+  sweeps its namespace, where all of this harness's uid-U processes are), only
+  when it starts a fork server.
+
 What is covered:
 - Each program runs in a fresh process tree in its own PID namespace; when
   the program ends, or on timeout, the whole tree is killed (the namespace's
   init exits or is SIGKILLed), and any process still owned by the worker's uid
   is swept (before and after each run), so no daemon, double-fork or fork bomb
   outlives `run`. If the harness itself dies, bwrap's --die-with-parent takes
-  the sandbox with it.
+  the sandbox with it. (Fork server: a fresh forked process in the worker's
+  long-lived namespace, whose other processes are all killed after each program.)
 - Its own scratch folder, new for every run and gone afterwards (a tmpfs of the
   sandbox's mount namespace: nothing is written to the host disk).
 - Scrubbed environment: only PATH, LANG=C.UTF-8, HOME=TMPDIR=scratch,
@@ -116,9 +179,10 @@ What is covered:
 
 What is not covered:
 - A program that deliberately hunts for the token can forge a pass: it is in
-  the wrapper's memory while the program runs (e.g. sys._getframe().f_back,
-  gc.get_objects()). This guards against completions that exit early by
-  accident or by "reward hacking" habit, not against an adversary.
+  the wrapper's (or the forked fork server's) memory while the program runs
+  (e.g. sys._getframe().f_back, gc.get_objects()). This guards against
+  completions that exit early by accident or by "reward hacking" habit, not
+  against an adversary.
 - Memory is limited per process: a program may fork up to max_procs processes
   of memory_mb each, so the worst case is max_procs x memory_mb (64 GiB with
   the defaults). A memory cgroup per sandbox would close this; not done.
@@ -144,21 +208,29 @@ What is not covered:
 
 from __future__ import annotations
 
+import array
+import atexit
 import fcntl
 import functools
 import json
+import marshal
 import os
+import queue
 import resource
 import secrets
+import select
 import selectors
 import shlex
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
@@ -173,6 +245,7 @@ __all__ = [
     "run",
     "run_python",
     "sandbox_uid",
+    "shutdown",
 ]
 
 INSTALL_HINT = "apt-get install -y bubblewrap"
@@ -404,17 +477,21 @@ _slot_guard = threading.Lock()
 _slot_locks: dict[int, threading.Lock] = {}
 
 
-@contextmanager
-def _worker_slot(uid: int) -> Iterator[None]:
-    """One run at a time per sandbox uid, across threads and processes."""
+def _slot_lock(uid: int) -> threading.Lock:
     with _slot_guard:
-        lock = _slot_locks.setdefault(uid, threading.Lock())
-    with lock:
+        return _slot_locks.setdefault(uid, threading.Lock())
+
+
+@contextmanager
+def _worker_slot(uid: int, sweep: bool = True) -> Iterator[None]:
+    """One run at a time per sandbox uid, across threads and processes. `sweep`:
+    kill what is left of the uid first (the fork server sweeps its own sandbox)."""
+    with _slot_lock(uid):
         path = os.path.join(tempfile.gettempdir(), f"codecommons-sandbox-{uid}.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if _is_root():
+            if sweep and _is_root():
                 _sweep_uid(uid)  # leftovers of a harness that died mid-run
             yield
         finally:
@@ -443,9 +520,10 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def _bwrap_launch(cmd, files, limits, uid, env_extra, ro_binds, status_w) -> _Launch:
+def _bwrap_sandbox_args(files, disk_mb, env_extra, ro_binds) -> tuple[list[str], list[int]]:
+    """bwrap's argv up to the capabilities and the command, and the memfds of `files`."""
     tc = _toolchains()
-    size = str(limits.disk_mb * _MiB)
+    size = str(disk_mb * _MiB)
     a = [shutil.which("bwrap") or "bwrap",
          "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
          "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
@@ -480,6 +558,11 @@ def _bwrap_launch(cmd, files, limits, uid, env_extra, ro_binds, status_w) -> _La
     a += ["--chdir", BWRAP_SCRATCH, "--clearenv"]
     for k, v in _sandbox_env(BWRAP_SCRATCH, env_extra).items():
         a += ["--setenv", k, v]
+    return a, fds
+
+
+def _bwrap_launch(cmd, files, limits, uid, env_extra, ro_binds, status_w) -> _Launch:
+    a, fds = _bwrap_sandbox_args(files, limits.disk_mb, env_extra, ro_binds)
     a += ["--json-status-fd", str(status_w)]
     if _is_root():
         a += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
@@ -721,6 +804,8 @@ def _program_exit(raw: _Raw, mechanism: str) -> tuple[bool, int | None]:
             if "exit-code" in doc:
                 code = int(doc["exit-code"])
         return code is not None, code
+    if mechanism == "forkserver":
+        return raw.status_text == "started", raw.returncode
     if mechanism == "unshare":
         started = "ready" in raw.status_text
         rc = raw.returncode
@@ -874,19 +959,28 @@ def run_python(
     python: str | None = None,
     env: Mapping[str, str] | None = None,
     mechanism: str | None = None,
+    fresh_interpreter: bool = False,
 ) -> ExecutionResult:
     """Run a Python program (e.g. completion + tests) and pass it only if it exited 0
     AND provably ran to its last line (the per-run token is the last stdout line).
 
     The program is the file program.py in the scratch folder; `files` adds
     others. `python` is the interpreter (default: the one running the harness).
+    With bubblewrap as root and the harness's own interpreter, the program runs
+    in a fork of the worker's fork server (see "Fork server" in the module
+    docstring); `fresh_interpreter=True` runs it in a new sandbox and a new
+    interpreter instead (~40 ms more per program).
     """
     token = secrets.token_hex(16)
     all_files = dict(files or {})
     all_files[PROGRAM_FILE] = program
-    cmd = [python or sys.executable, "-c", _PY_WRAPPER, _SECRET_FD, PROGRAM_FILE]
-    result, raw = _run(cmd, all_files, limits, worker, unsafe_no_sandbox, env, (), mechanism,
-                       token.encode())
+    mech = mechanism if mechanism is not None else detect_mechanism()
+    if not fresh_interpreter and mech == "bwrap" and _is_root() and _is_own_python(python):
+        result, raw = _run_forkserver(all_files, limits, worker, env, token.encode())
+    else:
+        cmd = [python or sys.executable, "-c", _PY_WRAPPER, _SECRET_FD, PROGRAM_FILE]
+        result, raw = _run(cmd, all_files, limits, worker, unsafe_no_sandbox, env, (),
+                           mechanism, token.encode())
     if raw is None:
         return result
     marker = "\n" + token + "\n"
@@ -902,6 +996,336 @@ def run_python(
         result.detail = ("exit code 0 but the program did not run to its end "
                          "(no completion token: sys.exit, os._exit, quit or similar)")
     return result
+
+
+def _is_own_python(python: str | None) -> bool:
+    if python is None:
+        return True
+    found = shutil.which(python)
+    return found is not None and os.path.realpath(found) == os.path.realpath(sys.executable)
+
+
+# -- the fork server (run_python's fast path) ------------------------------------------
+
+# Reply kinds of forkserver.py.
+_Z_READY, _Z_EXITED, _Z_SIGNALED, _Z_TIMEOUT = 0, 1, 2, 3
+_Z_REPLY = struct.Struct("<iiii")
+_ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
+_ZYGOTE_START_S = 20.0  # for the sandbox and interpreter to start and say "ready"
+_ZYGOTE_MARGIN_S = 5.0  # beyond timeout_s for its answer, else it is killed
+_ZYGOTE_CLOSE_S = 2.0
+ZYGOTE_MARKER = "codecommons-forkserver"  # the first line of its program (its argv)
+
+
+@functools.lru_cache(maxsize=None)
+def _zygote_source() -> str:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+class _ZygoteGone(Exception):
+    """The fork server was not there to take a request (the program did not run)."""
+
+
+class _Keeper:
+    """Starts the fork servers from one thread that lives as long as the process:
+    bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that
+    started it ends, and execute()'s worker threads end with every call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def call(self, fn):
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="codecommons-sandbox-keeper")
+                self._thread.start()
+        fut: Future = Future()
+        self._queue.put((fn, fut))
+        return fut.result()
+
+    def _loop(self) -> None:
+        while True:
+            fn, fut = self._queue.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(e)
+
+
+_keeper = _Keeper()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+class _Zygote:
+    """The harness's handle on one fork server: bwrap (as root, same sandbox as a
+    one-shot run) running forkserver.py, and the unix socket to it."""
+
+    def __init__(self, uid: int, key: tuple, disk_mb: int, env: Mapping[str, str] | None):
+        self.uid, self.key, self.runs, self.owner = uid, key, 0, os.getpid()
+        self.err = tempfile.TemporaryFile()  # its own stderr, for startup errors
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        a, _ = _bwrap_sandbox_args([], disk_mb, env, ())
+        for cap in _ZYGOTE_CAPS:
+            a += ["--cap-add", cap]
+        a += ["--", sys.executable, "-c", _zygote_source(), str(child.fileno()), str(uid),
+              BWRAP_SCRATCH]
+        try:
+            self.proc = _keeper.call(lambda: subprocess.Popen(
+                a, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
+                env={}, cwd="/", pass_fds=[child.fileno()], start_new_session=True,
+                close_fds=True))
+        except OSError as e:
+            self.sock.close()
+            self.err.close()
+            raise _SpawnError(f"could not start the fork server (bwrap): {e}") from e
+        finally:
+            child.close()
+        reply = self._startup_reply()
+        if reply is None or reply[0] != _Z_READY:
+            why = self.stderr_tail()
+            self.close(kill=True)
+            raise _SpawnError(f"the fork server did not start: {why or 'no answer'}")
+        self.sock.settimeout(_ZYGOTE_MARGIN_S)  # for sending; replies are select()ed
+
+    def _startup_reply(self) -> tuple[int, ...] | None:
+        buf = b""
+        deadline = time.monotonic() + _ZYGOTE_START_S
+        while len(buf) < _Z_REPLY.size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            b = self.sock.recv(_Z_REPLY.size - len(buf))
+            if not b:
+                return None
+            buf += b
+        return _Z_REPLY.unpack(buf)
+
+    def stderr_tail(self) -> str:
+        try:
+            self.err.seek(0)
+            return self.err.read()[-2000:].decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.owner == os.getpid()
+
+    def run(self, program: bytes, files: list[tuple[str, bytes]], limits: SandboxLimits,
+            token: bytes) -> tuple[_Raw, str | None]:
+        """Run one program. Returns the raw result and, when the fork server failed
+        (it is then killed), why: "died" or "no answer"; or "dirty" when it asked to
+        be replaced (something of the program could not be cleaned up)."""
+        rlimits = [tuple(p) for p in _rlimit_pairs(limits)]
+        rlimits.append((resource.RLIMIT_MSGQUEUE, 0, 0))  # no POSIX queues: they would outlive it
+        payload = marshal.dumps((token, program, files, rlimits, float(limits.timeout_s)))
+        out, err = _Head(limits.output_bytes), _Tail(limits.output_bytes)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            start = time.monotonic()
+            try:
+                self.sock.sendmsg([len(payload).to_bytes(8, "little")],
+                                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                    array.array("i", [out_w, err_w]))])
+                self.sock.sendall(payload)
+            except OSError as e:  # dead, or too stuck to take it (timeout)
+                raise _ZygoteGone(str(e)) from e
+            finally:
+                os.close(out_w)
+                os.close(err_w)
+            self.runs += 1
+            _forkserver_runs[self.uid] = _forkserver_runs.get(self.uid, 0) + 1
+            reply, problem, end = self._collect(out_r, err_r, out, err,
+                                                start + limits.timeout_s + _ZYGOTE_MARGIN_S)
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+        rc, timed_out, status_text = None, problem == "no answer", ""
+        if reply is not None:
+            kind, value, started, dirty = reply
+            if kind == _Z_EXITED:
+                rc = value
+            elif kind == _Z_SIGNALED:
+                rc = 128 + value  # as bwrap reports it for a one-shot run
+            timed_out = kind == _Z_TIMEOUT
+            status_text = "started" if started else ""
+            if dirty:
+                problem = "dirty"
+        raw = _Raw(returncode=rc, out=out, err=err, timed_out=timed_out,
+                   duration_s=end - start, status_text=status_text)
+        return raw, problem
+
+    def _collect(self, out_r: int, err_r: int, out: _Head, err: _Tail, deadline: float):
+        """Read the program's output and the fork server's reply until both pipes are
+        closed after the reply, or the deadline (then kill the fork server)."""
+        sel = selectors.DefaultSelector()
+        sinks = {out_r: out, err_r: err}
+        buf, reply, problem, ended = b"", None, None, None
+        try:
+            for fd in sinks:
+                sel.register(fd, selectors.EVENT_READ)
+            sel.register(self.sock, selectors.EVENT_READ)
+            while True:
+                now = time.monotonic()
+                if ended is not None and (not sel.get_map() or now >= ended + _EXIT_GRACE_S):
+                    break
+                if ended is None and now >= deadline:
+                    problem, ended = "no answer", now
+                    sel.unregister(self.sock)
+                    self.close(kill=True)
+                    continue
+                wait = deadline - now if ended is None else ended + _EXIT_GRACE_S - now
+                for key, _ in sel.select(max(wait, 0.0)):
+                    if key.fileobj is self.sock:
+                        b = self.sock.recv(_Z_REPLY.size - len(buf))
+                        if b:
+                            buf += b
+                        if len(buf) == _Z_REPLY.size:
+                            reply, ended = _Z_REPLY.unpack(buf), time.monotonic()
+                            sel.unregister(self.sock)
+                        elif not b:  # EOF before the answer: it died
+                            problem, ended = "died", time.monotonic()
+                            sel.unregister(self.sock)
+                            self.close(kill=True)
+                        continue
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        sinks[key.fd].feed(chunk)
+                    else:
+                        sel.unregister(key.fd)
+        finally:
+            sel.close()
+        return reply, problem, (ended if ended is not None else time.monotonic())
+
+    def close(self, kill: bool = False) -> None:
+        """Stop it: close the socket (it exits), or SIGKILL the sandbox; either way
+        wait until every process of its sandbox is gone."""
+        if self.owner != os.getpid():  # inherited through fork(): not ours to stop
+            self.sock.close()
+            return
+        if not kill and self.proc.poll() is None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=_ZYGOTE_CLOSE_S)
+            except subprocess.TimeoutExpired:
+                kill = True
+        if self.proc.poll() is None:
+            # bwrap's child is the namespace's init: when it dies, the kernel kills
+            # every process of the namespace before its exit completes.
+            inits = []
+            for pid in _children(self.proc.pid):
+                try:
+                    inits.append(os.pidfd_open(pid))
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+            for fd in inits:
+                select.select([fd], [], [], _DRAIN_AFTER_KILL_S)
+                os.close(fd)
+        self.sock.close()
+        self.err.close()
+
+
+_zygotes: dict[int, _Zygote] = {}  # by sandbox uid; used under that uid's slot lock
+_forkserver_runs: dict[int, int] = {}  # programs handed to a fork server, by uid (tests)
+
+
+def _drop_zygote(uid: int, kill: bool = False) -> None:
+    """Stop uid's fork server and sweep the uid (call under the uid's worker slot)."""
+    zy = _zygotes.pop(uid, None)
+    if zy is not None:
+        zy.close(kill=kill)
+    if _is_root():
+        _sweep_uid(uid)
+
+
+def _run_forkserver(files, limits, worker, env, token) -> tuple[ExecutionResult, _Raw | None]:
+    checked = _check_files(files)
+    program = dict(checked)[PROGRAM_FILE]
+    uid = sandbox_uid(worker)
+    key = (limits.disk_mb, tuple(sorted((env or {}).items())))
+    with _worker_slot(uid, sweep=False):
+        for _attempt in range(2):
+            zy = _zygotes.get(uid)
+            if zy is not None and (zy.key != key or not zy.alive()):
+                _drop_zygote(uid)
+                zy = None
+            if zy is None:
+                if _is_root():
+                    _sweep_uid(uid)
+                try:
+                    zy = _Zygote(uid, key, limits.disk_mb, env)
+                except _SpawnError as e:
+                    return ExecutionResult("error", None, "", "", 0.0, False, str(e)), None
+                _zygotes[uid] = zy
+            try:
+                raw, problem = zy.run(program, checked, limits, token)
+            except _ZygoteGone:  # it died between programs: start a new one, once
+                _drop_zygote(uid, kill=True)
+                continue
+            if problem is not None:
+                _drop_zygote(uid, kill=problem != "dirty")
+            result = _classify(raw, "forkserver")
+            if problem in ("died", "no answer"):
+                died = problem == "died"
+                result.status = "failed" if died else "timeout"
+                result.returncode = None
+                result.detail = (f"the fork server {'died' if died else 'did not answer'} while "
+                                 "running the program; it was killed and is restarted")
+            return result, raw
+    return ExecutionResult("error", None, "", "", 0.0, False,
+                           "the fork server died twice before taking the program"), None
+
+
+def shutdown() -> None:
+    """Stop every fork server of this process (also run at exit). Waits for a run in
+    flight (up to 30 s) and returns when none of their processes is left."""
+    for uid in list(_zygotes):
+        lock = _slot_lock(uid)
+        got = lock.acquire(timeout=30)
+        try:
+            zy = _zygotes.pop(uid, None)
+            if zy is not None:
+                zy.close(kill=not got)
+        finally:
+            if got:
+                lock.release()
+
+
+def _forget_zygotes_after_fork() -> None:
+    """In a forked child of the harness (multiprocessing): the fork servers are the
+    parent's; close our copies of the sockets (without shutting them down)."""
+    for zy in list(_zygotes.values()):
+        zy.owner = -1
+        try:
+            zy.sock.close()
+        except OSError:
+            pass
+    _zygotes.clear()
+
+
+atexit.register(shutdown)
+os.register_at_fork(after_in_child=_forget_zygotes_after_fork)
 
 
 # -- detection ---------------------------------------------------------------------------
