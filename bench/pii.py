@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import importlib.metadata
 import os
 import platform
-import subprocess
 import sys
 import sysconfig
 import time
@@ -34,6 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.pii.labelled
 sys.path.insert(0, str(ROOT / "src"))
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report import machine_info, machine_table, write_section  # noqa: E402
 
 from codecommons.pii import ALL_KINDS, find_pii, redact  # noqa: E402
 from tests.pii.labelled import CASES, score  # noqa: E402
@@ -115,37 +117,6 @@ def found_summary(found) -> str:
     return "; ".join(parts) if parts else "nothing"
 
 
-def machine() -> list[str]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "?"
-    cpu = platform.processor() or "?"
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return ["| machine | |", "|---|---|", f"| CPU | {cpu} |", f"| cores | {os.cpu_count()} |",
-            f"| Python | {platform.python_version()} |",
-            f"| detect-secrets | {importlib.metadata.version('detect-secrets')} |",
-            f"| gibberish-detector | {importlib.metadata.version('gibberish-detector')} |",
-            f"| git commit | {commit} |",
-            f"| date | {datetime.datetime.now():%Y-%m-%d %H:%M} |",
-            f"| load average at start | {os.getloadavg()[0]:.2f} |"]
-
-
-def write_section(out: Path, body: str) -> None:
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    section = f"{START}\n{body.rstrip()}\n{END}\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    out.write_text(text)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=4.0, help="MB of standard-library code to scan")
@@ -153,7 +124,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     a = ap.parse_args()
     t0 = time.time()
-    hw = machine()
+    hw = machine_table(machine_info({
+        "detect-secrets": importlib.metadata.version("detect-secrets"),
+        "gibberish-detector": importlib.metadata.version("gibberish-detector"),
+        "load average at start": f"{os.getloadavg()[0]:.2f}"}))
     quality = quality_table()
     rows, info = speed(stdlib_files(int(a.mb * 1e6)), a.repeats)
     n_neg = sum(1 for c in CASES if not c.gold)
@@ -177,7 +151,7 @@ def main() -> int:
         f"{found_summary(info['found'])}.",
     ])
     print(body)
-    write_section(a.out, body)
+    write_section(a.out, START, END, body)
     return 0
 
 

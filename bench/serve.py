@@ -19,10 +19,8 @@ The results replace this model's section of --out (bench/RESULTS.md).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import socket
@@ -38,6 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import typing_trace  # noqa: E402
+from report import machine_info, write_section  # noqa: E402
 
 DECODE_PROMPT = ('"""Small helpers for lists, strings and dictionaries."""\n\n'
                  'import itertools\n\n\ndef chunked(items, size):\n')
@@ -105,25 +104,6 @@ def wait_quiet(limit_s: float = 120) -> None:
 
 
 # -- machine and model ------------------------------------------------------------
-def machine_info() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), platform.processor())
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
-    os_name = platform.platform()
-    if Path("/etc/os-release").exists():
-        os_name = re.search(r'PRETTY_NAME="(.*)"', Path("/etc/os-release").read_text())[1]
-    import llama_cpp
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         cwd=Path(__file__).parent).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
-                           text=True, cwd=Path(__file__).parent).stdout.strip()
-    return {"CPU": cpu, "cores": os.cpu_count(), "RAM": f"{mem_kb / 2**20:.1f} GiB",
-            "OS": f"{os_name} ({platform.release()})", "Python": platform.python_version(),
-            "llama-cpp-python": llama_cpp.__version__,
-            "git commit": git + (" (src/ has uncommitted changes)" if dirty else ""),
-            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
-
-
 def model_path(name: str) -> str:
     out = subprocess.run(["commons", "models", "--assemble", name], capture_output=True,
                          text=True, check=True).stdout
@@ -302,17 +282,6 @@ def summary(recs: list[dict]) -> dict:
 
 
 # -- report -----------------------------------------------------------------------------
-def write_section(out: Path, model: str, body: str) -> None:
-    start, end = f"<!-- bench/serve.py {model} -->", f"<!-- end bench/serve.py {model} -->"
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    section = f"{start}\n{body.rstrip()}\n{end}\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) + 1:]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    out.write_text(text)
-
-
 def measure(a: argparse.Namespace, path: str, trace: typing_trace.Trace) -> dict:
     """Every measurement, one process at a time. `noise` is the cores other processes
     kept busy during each phase (the machine may be shared)."""
@@ -455,7 +424,10 @@ def main() -> int:
     a.repeats, steps, a.base_steps = (3, 40, 6) if a.quick else (5, 150, 16)
     a.decode_tokens, a.fim_tokens = 128, 24
     t0 = time.time()
-    info, path = machine_info(), model_path(a.model)
+    import llama_cpp
+
+    info = machine_info({"llama-cpp-python": llama_cpp.__version__})
+    path = model_path(a.model)
     trace = typing_trace.build(steps)
     log(f"model {path}; trace: {len(trace.cuts)} steps; slower servers: the first {a.base_steps}")
     r = measure(a, path, trace)
@@ -465,7 +437,8 @@ def main() -> int:
         a.steps_json.write_text(json.dumps({k: v for k, v in r.items() if isinstance(v, list)
                                             and v and isinstance(v[0], dict)}, indent=1))
     text = report(a, r, info, path, trace, (time.time() - t0) / 60)
-    write_section(a.out, a.model, text)
+    write_section(a.out, f"<!-- bench/serve.py {a.model} -->",
+                  f"<!-- end bench/serve.py {a.model} -->", text)
     print(text)
     log(f"wrote {a.out}")
     return 0

@@ -171,7 +171,7 @@ def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = N
     _warm_license_index()
     build_index(out / "work" / "decontam-index")
     make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter").run()
-    decisions = write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
+    write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
     make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()
     return write_card(out, run_manifest)
 

@@ -3,7 +3,6 @@ HTTP only: preparing prompts and generating live in generation.py."""
 
 from __future__ import annotations
 
-import json
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
