@@ -20,6 +20,7 @@ from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
 from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from codecommons.serve.scheduler import Scheduler
+from codecommons.serve.scrub import DEFAULT_KINDS
 from codecommons.serve.state import ServerState
 
 MAX_BODY_BYTES = 4 << 20  # 4 MiB: ~1M characters of editor context is plenty
@@ -31,12 +32,14 @@ class ServeOptions:
     max_queue: int = 16
     max_body_bytes: int = MAX_BODY_BYTES
     stream_interval_s: float = 0.05  # streamed text is batched at most this late
+    scrub_kinds: tuple[str, ...] = DEFAULT_KINDS  # secrets redacted from generated text
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
     scheduler = Scheduler(opts.max_queue)
-    state = ServerState(engine=engine, generation=Generation(engine), scheduler=scheduler,
+    state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds),
+                        scheduler=scheduler,
                         metrics=Metrics(lambda: scheduler.depth), created=int(time.time()),
                         stream_interval_s=opts.stream_interval_s)
     @contextlib.asynccontextmanager

@@ -40,11 +40,23 @@ class ServeConfig:
     max_queue: int = field(16, "requests waiting or running before 503/429")
     max_body_bytes: int = field(4 << 20, "largest accepted request body (413 above)")
     served_model_name: str = field("", "model id to report in the API (default: the model's)")
+    scrub: str = field("key,password,private_key", "secret kinds redacted from generated text "
+                       "(comma-separated: key, password, private_key, email, ip_address; "
+                       "'none' turns scrubbing off)")
     stream_interval: float = field(0.05, "seconds between batches of streamed text (0: every "
                                          "token; larger leaves more CPU to decoding)")
 
+    def scrub_kinds(self) -> tuple[str, ...]:
+        return () if self.scrub == "none" else tuple(k for k in self.scrub.split(",") if k)
+
     def __post_init__(self) -> None:
+        from codecommons.pii import ALL_KINDS
+
         problems = []
+        bad = [k for k in self.scrub_kinds() if k not in ALL_KINDS]
+        if bad:
+            problems.append(f"--scrub: unknown kind(s) {', '.join(bad)}; choose from "
+                            f"{', '.join(ALL_KINDS)} or 'none'")
         if not 0 < self.port < 65536:
             problems.append(f"--port must be 1..65535, got {self.port}")
         if self.max_queue < 1:
@@ -97,7 +109,8 @@ def main(argv: list[str]) -> int:
     app = build_app(engine, ServeOptions(api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""),
                                          max_queue=cfg.max_queue,
                                          max_body_bytes=cfg.max_body_bytes,
-                                         stream_interval_s=cfg.stream_interval))
+                                         stream_interval_s=cfg.stream_interval,
+                                         scrub_kinds=cfg.scrub_kinds()))
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
           f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

@@ -28,6 +28,7 @@ from typing import Iterator
 
 from codecommons.engines.base import Engine, SamplingParams
 from codecommons.engines.stopping import InfillContext, StopChecker
+from codecommons.serve.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import FimTemplate, Segment, fit_to_budget
 
 MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
@@ -65,11 +66,14 @@ class Done:
     n_generated: int
     n_cached: int
     stop_sequence: bool = False  # ended by a stop string or an infill rule, not EOS
+    scrubbed: dict = field(default_factory=dict)  # secrets redacted from the output, per kind
 
 
 class Generation:
-    def __init__(self, engine: Engine, max_tail_chars: int = MAX_TAIL_CHARS) -> None:
+    def __init__(self, engine: Engine, max_tail_chars: int = MAX_TAIL_CHARS,
+                 scrub_kinds: tuple[str, ...] = DEFAULT_KINDS) -> None:
         self.engine = engine
+        self.scrub_kinds = scrub_kinds
         self.fim: FimTemplate | None = engine.fim_template()
         self.max_tail_chars = max_tail_chars
         self._head: str | None = None  # head and suffix of the last FIM prompt
@@ -184,6 +188,7 @@ class Generation:
     def run(self, prep: Prepared, params: SamplingParams,
             cancel: threading.Event) -> Iterator[Delta | Done]:
         checker = StopChecker(prep.stops, prep.infill)
+        scrubber = Scrubber(self.scrub_kinds)
         if prep.stop_token_ids:
             params = replace(params, stop_token_ids=params.stop_token_ids | prep.stop_token_ids)
         if prep.messages is not None:
@@ -194,18 +199,19 @@ class Generation:
         try:
             for tok in tokens:
                 n += 1
-                out = checker.feed(tok.text)
+                out = scrubber.feed(checker.feed(tok.text))
                 if out:
                     yield Delta(out)
                 if checker.stopped:
                     break
         finally:
             tokens.close()
-        rest = checker.finish()
+        rest = scrubber.feed(checker.finish()) + scrubber.finish()
         if rest:
             yield Delta(rest)
         if cancel.is_set():
             reason = "cancelled"
         else:
             reason = "length" if n >= params.max_tokens and not checker.stopped else "stop"
-        yield Done(reason, prep.n_prompt, n, self.engine.last_prompt.n_cached, checker.stopped)
+        yield Done(reason, prep.n_prompt, n, self.engine.last_prompt.n_cached, checker.stopped,
+                   dict(scrubber.counts))

@@ -31,6 +31,8 @@ class Metrics:
         self.tokens_per_second = Histogram("commons_decode_tokens_per_second",
                                            "Decode speed per request", buckets=RATE_BUCKETS,
                                            registry=r)
+        self.scrubbed = Counter("commons_scrubbed_secrets", "Secrets redacted from generated text",
+                                ["kind"], registry=r)
         depth = Gauge("commons_queue_depth", "Requests waiting or running", registry=r)
         depth.set_function(queue_depth)
 

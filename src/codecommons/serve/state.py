@@ -59,6 +59,8 @@ class ServerState:
                 if isinstance(ev, Done):
                     self.metrics.observe_generation(ev.n_prompt, ev.n_cached, ev.n_generated,
                                                     ttft, time.perf_counter() - t0)
+                    for kind, n in ev.scrubbed.items():
+                        self.metrics.scrubbed.labels(kind).inc(n)
                 yield ev
 
         return events()
