@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-# stage -> (module, one-line description). Modules are imported only when run,
+# stage -> ("module[:function]", one-line description); the function defaults to
+# main(argv). Modules are imported only when run,
 # so `commons --help` needs none of the stages' dependencies.
 STAGES: dict[str, tuple[str, str]] = {
     "serve": ("codecommons.serve.cli", "serve a code model over OpenAI- and TGI-compatible HTTP APIs"),
@@ -13,6 +14,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "curate": ("codecommons.data.pipeline", "build a permissive, PII-redacted code dataset (Parquet)"),
     "optout": ("codecommons.data.optout", "opt repositories and authors out; is X in a dataset?"),
     "pii": ("codecommons.pii.cli", "find and redact secrets and personal data in text"),
+    "index": ("codecommons.attribution.cli:index_main", "build or update an attribution index over a curated dataset"),
+    "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
 }
 
@@ -38,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     if stage not in STAGES:
         print(f"commons: unknown stage {stage!r}; choose one of: {', '.join(STAGES)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(STAGES[stage][0])
-    return int(module.main(rest) or 0)
+    module_name, _, func = STAGES[stage][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, func or "main")(rest) or 0)
 
 
 if __name__ == "__main__":

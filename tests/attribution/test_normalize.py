@@ -1,0 +1,49 @@
+from codecommons.attribution.normalize import VAR, normalize, normalize_spans
+from codecommons.attribution.winnow import fingerprints, kgram_hashes, winnow_hashes
+
+SRC = '''def total(items, start=0):
+    # add them up
+    acc = start  # running sum
+    for it in items:
+        acc += len(it) * 2
+    return acc
+'''
+
+
+def test_identifiers_comments_whitespace():
+    toks, starts = normalize(SRC, "python")
+    assert "#" not in "".join(toks) and "add them up" not in toks
+    assert toks[:3] == ["def", VAR, "("]
+    assert "len" in toks and "return" in toks and "2" in toks  # builtins, keywords, literals kept
+    assert all(SRC[s:].startswith(t) for t, s in zip(toks, starts) if t != VAR)
+
+
+def test_invariant_under_reformat_rename_and_comments():
+    other = ("def  summe( xs ,s=0 ) :\n\n  a=s\n  for   y in xs:\n        a += len( y )*2\n"
+             "  return a   # done\n")
+    assert normalize(SRC, "Python")[0] == normalize(other, "python")[0]
+
+
+def test_spans_and_fallback():
+    toks, starts, ends = normalize_spans("x = foo(1)  // c\n", "no-such-language")
+    assert toks == [VAR, "=", VAR, "(", "1", ")"]
+    assert (starts[2], ends[2]) == (4, 7)
+
+
+def test_winnowing_guarantee():
+    import random
+
+    rng = random.Random(0)
+    vocab = [str(i) for i in range(30)]
+    shared = [rng.choice(vocab) for _ in range(19)]  # w + k - 1 tokens
+    for _ in range(20):
+        a = [rng.choice(vocab) for _ in range(50)] + shared + [rng.choice(vocab) for _ in range(30)]
+        b = [rng.choice(vocab) for _ in range(70)] + shared + [rng.choice(vocab) for _ in range(10)]
+        assert {h for h, _ in fingerprints(a)} & {h for h, _ in fingerprints(b)}
+
+
+def test_winnow_rightmost_minimum_and_short_docs():
+    assert winnow_hashes([5, 1, 1, 7], w=4) == [(1, 2)]
+    assert winnow_hashes([3, 2], w=8) == [(2, 1)]
+    assert fingerprints(["a"] * 5) == []
+    assert len(kgram_hashes(list("abcdefghijklmn"))) == 3
