@@ -23,26 +23,26 @@ def results(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_humaneval_canonical_solutions_pass_164_of_164(tmp_path):
-    task = get_task("humaneval")
+def run_references(task_name: str, mode: str, tmp_path) -> list[dict]:
+    """Every problem's reference solution as its one sample, executed in the sandbox."""
+    task = get_task(task_name)
     problems = task.problems()
-    write_samples(tmp_path / "s.jsonl", [{"task_id": p.task_id, "sample": 0, "mode": "base",
+    write_samples(tmp_path / "s.jsonl", [{"task_id": p.task_id, "sample": 0, "mode": mode,
                                           "completion": p.reference} for p in problems])
     execute(task, problems, tmp_path / "s.jsonl", tmp_path / "r.jsonl",
             allow_code_execution=True, workers=2, progress=False)
-    rows = results(tmp_path / "r.jsonl")
+    return results(tmp_path / "r.jsonl")
+
+
+def test_humaneval_canonical_solutions_pass_164_of_164(tmp_path):
+    rows = run_references("humaneval", "base", tmp_path)
     failed = [(r["task_id"], r["status"], r["stderr"][-300:]) for r in rows if not r["passed"]]
     assert len(rows) == 164 and not failed, failed
 
 
 def test_mbpp_reference_solutions_pass(tmp_path):
-    task = get_task("mbpp")
-    problems = task.problems()
-    write_samples(tmp_path / "s.jsonl", [{"task_id": p.task_id, "sample": 0, "mode": "instruct",
-                                          "completion": p.reference} for p in problems])
-    execute(task, problems, tmp_path / "s.jsonl", tmp_path / "r.jsonl",
-            allow_code_execution=True, workers=2, progress=False)
-    rows = results(tmp_path / "r.jsonl")
+    # MBPP references are whole programs: "instruct" mode runs the completion as is.
+    rows = run_references("mbpp", "instruct", tmp_path)
     failed = [r["task_id"] for r in rows if not r["passed"]]
     assert len(rows) == 257 and not failed, failed
 
