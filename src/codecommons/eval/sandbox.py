@@ -710,6 +710,17 @@ def _read_all_nonblocking(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def _pump(sel, fd: int, sinks: dict) -> bool:
+    """Move one read's worth from a program's pipe into its sink; at EOF stop
+    watching the pipe and return False."""
+    chunk = os.read(fd, 65536)
+    if chunk:
+        sinks[fd].feed(chunk)
+        return True
+    sel.unregister(fd)
+    return False
+
+
 def _execute(launch: _Launch, limits: SandboxLimits, status_r: int | None) -> _Raw:
     out, err = _Head(limits.output_bytes), _Tail(limits.output_bytes)
     start = time.monotonic()
@@ -750,11 +761,7 @@ def _execute(launch: _Launch, limits: SandboxLimits, status_r: int | None) -> _R
                     exited_at = time.monotonic()
                     sel.unregister(pidfd)
                     continue
-                chunk = os.read(key.fd, 65536)
-                if chunk:
-                    sinks[key.fd].feed(chunk)
-                else:
-                    sel.unregister(key.fd)
+                if not _pump(sel, key.fd, sinks):
                     open_pipes -= 1
         # Kill what is left of the process group before reaping (so the pid,
         # which is the group id, cannot have been reused). For bwrap/unshare
@@ -770,11 +777,7 @@ def _execute(launch: _Launch, limits: SandboxLimits, status_r: int | None) -> _R
         drain_deadline = time.monotonic() + _DRAIN_AFTER_KILL_S
         while sel.get_map() and time.monotonic() < drain_deadline:
             for key, _ in sel.select(max(0.0, drain_deadline - time.monotonic())):
-                chunk = os.read(key.fd, 65536)
-                if chunk:
-                    sinks[key.fd].feed(chunk)
-                else:
-                    sel.unregister(key.fd)
+                _pump(sel, key.fd, sinks)
     finally:
         sel.close()
         os.close(pidfd)
@@ -1200,11 +1203,7 @@ class _Zygote:
                             sel.unregister(self.sock)
                             self.close(kill=True)
                         continue
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        sinks[key.fd].feed(chunk)
-                    else:
-                        sel.unregister(key.fd)
+                    _pump(sel, key.fd, sinks)
         finally:
             sel.close()
         return reply, problem, (ended if ended is not None else time.monotonic())
