@@ -2,135 +2,16 @@
 
 from __future__ import annotations
 
-import ast
-import io
 import shutil
-import sysconfig
-import time
-import tokenize
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from codecommons.attribution.index import build, connect, remove_repo
-from codecommons.attribution.search import attribute
-
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-FIRST = ["json/__init__.py", "json/decoder.py", "json/encoder.py", "json/scanner.py", "json/tool.py",
-         "textwrap.py", "shlex.py", "fnmatch.py", "glob.py", "colorsys.py", "bisect.py", "heapq.py",
-         "string.py", "keyword.py", "base64.py", "quopri.py", "genericpath.py", "posixpath.py",
-         "stat.py", "copy.py", "calendar.py", "netrc.py", "sched.py", "queue.py", "operator.py"]
-SECOND = ["ntpath.py", "reprlib.py", "numbers.py", "abc.py", "graphlib.py"]
-REPO, LICENSE = "python/cpython-stdlib", "PSF-2.0"
-
-SCHEMA = pa.schema([("content", pa.string()), ("repo", pa.string()), ("path", pa.string()),
-                    ("language", pa.string()), ("license", pa.string()), ("license_type", pa.string()),
-                    ("size", pa.int64()), ("sha256", pa.string()),
-                    ("redactions", pa.struct([("email", pa.int64()), ("key", pa.int64())]))])
-
-UNRELATED = '''
-def schedule_shifts(workers, days, max_per_day=3):
-    """Assign workers to days round-robin, skipping those on leave."""
-    roster = {day: [] for day in days}
-    on_leave = {w["name"] for w in workers if w.get("leave")}
-    available = [w for w in workers if w["name"] not in on_leave]
-    if not available:
-        raise RuntimeError("nobody can work")
-    cursor = 0
-    for day in days:
-        while len(roster[day]) < max_per_day:
-            person = available[cursor % len(available)]
-            cursor += 1
-            if person["name"] in roster[day]:
-                break
-            roster[day].append(person["name"])
-    load = {}
-    for day, names in roster.items():
-        for name in names:
-            load[name] = load.get(name, 0) + 1
-    busiest = max(load.items(), key=lambda kv: kv[1]) if load else None
-    report = []
-    for day in days:
-        names = ", ".join(sorted(roster[day])) or "-"
-        report.append(f"{day:>10}: {names}")
-    if busiest:
-        report.append(f"busiest: {busiest[0]} with {busiest[1]} shifts")
-    summary = {"days": len(days), "workers": len(available), "report": "\\n".join(report)}
-    return roster, summary
-
-
-class Inventory:
-    def __init__(self):
-        self.items = {}
-
-    def add(self, sku, qty):
-        self.items[sku] = self.items.get(sku, 0) + qty
-        return self.items[sku]
-'''
-
-
-def write_shard(path: Path, files: list[str], repo: str = REPO) -> None:
-    import hashlib
-
-    rows = []
-    for rel in files:
-        text = (STDLIB / rel).read_text()
-        rows.append({"content": text, "repo": repo, "path": rel, "language": "Python", "license": LICENSE,
-                     "license_type": "permissive", "size": len(text.encode()),
-                     "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                     "redactions": {"email": 0, "key": 0}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
-
-
-def function_source(rel: str, name: str, docstring: bool = True) -> str:
-    text = (STDLIB / rel).read_text()
-    node = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name == name)
-    src = ast.get_source_segment(text, node, padded=False)
-    if not docstring and ast.get_docstring(node):
-        doc = node.body[0]
-        lines = src.splitlines(keepends=True)
-        first, last = doc.lineno - node.lineno, doc.end_lineno - node.lineno
-        src = "".join(lines[:first] + lines[last + 1:])
-    return src
-
-
-def reformat(src: str) -> str:
-    """2-space indentation, a blank line after each line, spaces inside brackets."""
-    out = []
-    for line in src.splitlines():
-        body = line.lstrip(" ")
-        indent = (len(line) - len(body)) // 2
-        if "'" not in body and '"' not in body:
-            body = body.replace("(", "( ").replace(")", " )").replace(",", " ,")
-        out += [" " * indent + body, ""]
-    return "\n".join(out)
-
-
-def strip_comments(src: str) -> str:
-    lines = src.splitlines(keepends=True)
-    for tok in reversed(list(tokenize.generate_tokens(io.StringIO(src).readline))):
-        if tok.type == tokenize.COMMENT:
-            r, c = tok.start
-            lines[r - 1] = lines[r - 1][:c].rstrip() + "\n"
-    return "".join(line for line in lines if line.strip())
-
-
-def rename(src: str) -> str:
-    """Rename the function, its parameters and its local variables."""
-    fn = ast.parse(src).body[0]
-    names = {fn.name} | {a.arg for a in fn.args.args}
-    names |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    lines = src.splitlines(keepends=True)
-    for tok in reversed(list(tokenize.generate_tokens(io.StringIO(src).readline))):
-        if tok.type == tokenize.NAME and tok.string in names:
-            (r, c), (_, e) = tok.start, tok.end
-            lines[r - 1] = lines[r - 1][:c] + "zq_" + tok.string[::-1] + lines[r - 1][e:]
-    out = "".join(lines)
-    assert fn.name not in out.split("(")[0]
-    return out
+from codecommons.attribution.build import build
+from codecommons.codeindex.store import connect, remove_repo
+from codecommons.codeindex.search import CodeIndex, attribute
+from tests.attribution.planted import (FIRST, LICENSE, REPO, SECOND, STDLIB, UNRELATED,
+                                       function_source, reformat, rename, strip_comments,
+                                       write_shard)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +40,9 @@ def test_verbatim(index):
     source = (STDLIB / "textwrap.py").read_text()
     assert source[top.source_start:top.source_end] in source
     assert "margin" in source[top.source_start:top.source_end]
-    assert top.query_end - top.query_start > 0.8 * len(DEDENT)
+    # A region starts at its first shared fingerprint, up to w - 1 tokens in (here
+    # past the docstring, one token) and ends with its last k-gram.
+    assert top.query_start <= DEDENT.index("margin = None") < DEDENT.index("re.sub") < top.query_end
     assert top.similarity > 0.9
 
 
@@ -205,6 +88,8 @@ def test_incremental_build_and_remove_repo(index, tmp_path):
         con.execute("VACUUM INTO ?", (str(own),))
     write_shard(ds / "data" / "00001.parquet", SECOND, repo="example/second")
     stats = build(ds, own, progress=False)
+    assert stats["bytes"] == sum(len((STDLIB / rel).read_bytes()) for rel in SECOND)
+    stats.pop("bytes")
     assert stats == {"shards": 1, "skipped_shards": 1, "files": len(SECOND), "duplicates": 0}
     planted = function_source("graphlib.py", "static_order") + "\n" + function_source("graphlib.py", "done")
     check_found(attribute(planted, own, language="python"), rel="graphlib.py", repo="example/second")
@@ -220,17 +105,74 @@ def test_incremental_build_and_remove_repo(index, tmp_path):
     check_found(attribute(DEDENT, own, language="python"))  # the rest is intact
 
 
-def test_query_latency(index):
+def test_membership_filter_bounds_every_match(index):
+    """The filter's longest run is an upper bound on every match (no false
+    negatives), over windows of every indexed file."""
     _, idx = index
-    corpus = "".join((STDLIB / rel).read_text() for rel in ("heapq.py", "calendar.py"))
-    queries = [corpus[i:i + 1000] for i in range(0, 20000, 1000)]
-    times = []
-    for q in queries:
-        t0 = time.perf_counter()
-        attribute(q, idx, language="python")
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    assert times[len(times) // 2] < 0.05, times
+    code_index = CodeIndex(idx)
+    for rel in FIRST[:12]:
+        text = (STDLIB / rel).read_text()
+        for start in range(0, max(len(text) - 1000, 1), 1500):
+            window = text[start:start + 1000]
+            matches = code_index.attribute(window, "python", min_chars=60)
+            run = code_index.longest_run(window, "python")
+            assert run >= max((m.length for m in matches), default=0), (rel, start)
+    code_index.close()
+
+
+def test_membership_filter_answers_unrelated_code_alone(index, monkeypatch):
+    from codecommons.codeindex import search
+
+    _, idx = index
+    code_index = CodeIndex(idx)
+    assert code_index.longest_run(UNRELATED) < 150
+    assert code_index.longest_run(DEDENT, "python") >= 150
+
+    def no_sqlite(*args, **kwargs):
+        raise AssertionError("the fingerprint table was queried")
+
+    monkeypatch.setattr(search, "_lookup", no_sqlite)
+    assert code_index.attribute(UNRELATED) == []
+    code_index.close()
+
+
+def test_index_without_filter_is_still_searched(index, tmp_path):
+    """An index written before the membership filter existed: rebuilt on open."""
+    _, idx = index
+    old = tmp_path / "old.sqlite"
+    with connect(idx) as con:
+        con.execute("VACUUM INTO ?", (str(old),))
+    with connect(old) as con:
+        con.execute("DROP TABLE membership")
+    check_found(attribute(DEDENT, old, language="python"))
+
+
+def test_index_of_another_format_is_refused(index, tmp_path):
+    _, idx = index
+    old = tmp_path / "old.sqlite"
+    with connect(idx) as con:
+        con.execute("VACUUM INTO ?", (str(old),))
+    with connect(old) as con:
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'normalize'")
+    with pytest.raises(ValueError, match="rebuild it"):
+        CodeIndex(old)
+
+
+def test_open_index_sees_later_builds(index, tmp_path):
+    """A server's open CodeIndex picks up a shard another process adds."""
+    root, idx = index
+    ds, own = tmp_path / "ds", tmp_path / "index.sqlite"
+    shutil.copytree(root / "ds", ds)
+    build(ds, own, progress=False)
+    code_index = CodeIndex(own)
+    planted = function_source("graphlib.py", "static_order") + "\n" + function_source("graphlib.py", "done")
+    assert code_index.attribute(planted, "python") == []
+    write_shard(ds / "data" / "00001.parquet", SECOND, repo="example/second")
+    build(ds, own, progress=False)
+    check_found(code_index.attribute(planted, "python"), rel="graphlib.py", repo="example/second")
+    remove_repo(own, "example/second")
+    assert code_index.longest_run(planted, "python") < 150  # the filter was rebuilt
+    code_index.close()
 
 
 def test_cli(index, tmp_path, capsys):
@@ -246,6 +188,11 @@ def test_cli(index, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["path"] == "textwrap.py" and out[0]["license"] == LICENSE
     assert attribute_main([str(clean), "--index", str(idx)]) == 0
+    assert capsys.readouterr().out.strip() == "no match"
+    assert attribute_main([str(planted), "--index", str(idx), "--quick", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["may_match"] is True
+    assert attribute_main([str(clean), "--index", str(idx), "--quick"]) == 0
+    assert "not in the index" in capsys.readouterr().out
     assert attribute_main([str(planted), "--index", str(tmp_path / "missing.sqlite")]) == 2
     assert attribute_main(["--min-chars", "x"]) == 2
     assert index_main(["build", str(root / "ds"), "--out", str(idx), "--quiet"]) == 0

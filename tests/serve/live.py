@@ -10,6 +10,7 @@ import time
 import httpx
 import uvicorn
 
+from codecommons.engines.base import Token
 from codecommons.serve.app import ServeOptions, build_app
 
 
@@ -41,3 +42,24 @@ def running_server(engine, opts: ServeOptions | None = None):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class ScriptedEngine:
+    """Wraps a real engine but generates a fixed text, token by token (a model
+    that has memorised a credential)."""
+
+    def __init__(self, engine, text: str, *more: str):
+        self._engine, self.texts, self.calls = engine, [text, *more], 0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def generate(self, prompt, params, cancel: threading.Event):
+        """Texts in turn, one per call; the last one repeats."""
+        text = self.texts[min(self.calls, len(self.texts) - 1)]
+        self.calls += 1
+        for i in range(0, len(text), 4):
+            yield Token(-1, text[i:i + 4])
+
+    def chat(self, messages, params, cancel):
+        return self.generate(None, params, cancel)

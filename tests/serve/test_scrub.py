@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import openai
 import pytest
 
-from codecommons.engines.base import Token
 from codecommons.serve.app import ServeOptions
 from codecommons.serve.scrub import Scrubber
-from tests.serve.live import running_server
+from tests.serve.live import ScriptedEngine, running_server
 
 # Fake but realistically shaped credentials, built from parts so this file itself
 # does not look like a leak to scanners.
@@ -51,24 +48,6 @@ def test_password_assignment_and_plain_code():
 def test_kinds_are_configurable():
     out, _, _ = scrub_pieces([f'TOKEN = "{GITHUB}"\n'], kinds=())
     assert GITHUB in out
-
-
-class ScriptedEngine:
-    """Wraps a real engine but generates a fixed text, token by token (a model
-    that has memorised a credential)."""
-
-    def __init__(self, engine, text: str):
-        self._engine, self.text = engine, text
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def generate(self, prompt, params, cancel: threading.Event):
-        for i in range(0, len(self.text), 4):
-            yield Token(-1, self.text[i:i + 4])
-
-    def chat(self, messages, params, cancel):
-        return self.generate(None, params, cancel)
 
 
 LEAK = f'import os\nGITHUB_TOKEN = "{GITHUB}"\nAWS_KEY = "{AWS}"\n'

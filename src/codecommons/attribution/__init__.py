@@ -1,6 +1,3 @@
-"""Attribution: which training files does a piece of (generated) code come from?
-
-normalise (Pygments tokens; identifiers -> V, no comments or whitespace) ->
-winnow (MOSS fingerprints) -> embedded SQLite index -> attribute() matches with
-source repo, path, licence and character spans.
-"""
+"""Attribution: the stage that builds the code index (codeindex/) from a dataset
+made by `commons curate`, edits it (opt-outs), and queries it from the command
+line (`commons index`, `commons attribute`)."""

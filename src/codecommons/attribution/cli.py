@@ -1,8 +1,10 @@
 """`commons index build DATASET --out INDEX`, `commons index remove-repo REPO --index INDEX`
-and `commons attribute [FILE|-] --index INDEX [--json] [--min-chars N] [--language L]`.
+and `commons attribute [FILE|-] --index INDEX [--json] [--min-chars N] [--language L] [--quick]`.
 
 `attribute` exits 0 when nothing matched at or above the threshold, 1 when
-something did (a copy to attribute), 2 on usage errors.
+something did (a copy to attribute), 2 on usage errors. `--quick` answers from the
+membership filter alone (no sources, microseconds to milliseconds): 1 means the
+text may copy indexed code, 0 means it certainly does not.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def index_main(argv: list[str]) -> int:
         args = _index_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    from codecommons.attribution.index import build, remove_repo
+    from codecommons.attribution.build import build
+    from codecommons.codeindex.store import remove_repo
 
     try:
         if args.cmd == "build":
@@ -52,6 +55,8 @@ def _attribute_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON list of matches")
     p.add_argument("--min-chars", type=int, default=150, help="normalised characters a match needs")
     p.add_argument("--language", help="the code's language (default: from FILE's name, else the index's)")
+    p.add_argument("--quick", action="store_true",
+                   help="membership filter only: may this copy indexed code? (no sources)")
     return p
 
 
@@ -70,7 +75,7 @@ def attribute_main(argv: list[str]) -> int:
         args = _attribute_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    from codecommons.attribution.search import attribute
+    from codecommons.codeindex.search import CodeIndex
 
     try:
         if args.file == "-":
@@ -79,7 +84,15 @@ def attribute_main(argv: list[str]) -> int:
             with open(args.file, encoding="utf-8", errors="replace") as f:
                 text = f.read()
             language = args.language or _language_for(args.file)
-        matches = attribute(text, args.index, language=language, min_chars=args.min_chars)
+        index = CodeIndex(args.index, args.min_chars)
+        if args.quick:
+            run = index.longest_run(text, language)
+            found = run >= args.min_chars
+            print(json.dumps({"may_match": found, "longest_run_chars": run}) if args.json else
+                  f"{'may copy indexed code' if found else 'not in the index'} "
+                  f"(longest run {run} normalised characters)")
+            return 1 if found else 0
+        matches = index.attribute(text, language)
     except (OSError, ValueError) as e:
         print(f"commons attribute: {e}", file=sys.stderr)
         return 2

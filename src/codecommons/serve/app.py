@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_openai, routes_tgi
+from codecommons.serve import routes_attribution, routes_openai, routes_tgi
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
 from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
+from codecommons.serve.public_code import PublicCodePolicy
 from codecommons.serve.scheduler import Scheduler
 from codecommons.serve.scrub import DEFAULT_KINDS
 from codecommons.serve.state import ServerState
@@ -33,15 +34,18 @@ class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     stream_interval_s: float = 0.05  # streamed text is batched at most this late
     scrub_kinds: tuple[str, ...] = DEFAULT_KINDS  # secrets redacted from generated text
+    public_code: PublicCodePolicy | None = None  # check output against a code index
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
     scheduler = Scheduler(opts.max_queue)
-    state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds),
+    public_code = opts.public_code if opts.public_code and opts.public_code.mode != "off" else None
+    state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds,
+                                                             public_code=public_code),
                         scheduler=scheduler,
                         metrics=Metrics(lambda: scheduler.depth), created=int(time.time()),
-                        stream_interval_s=opts.stream_interval_s)
+                        stream_interval_s=opts.stream_interval_s, public_code=opts.public_code)
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -53,6 +57,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.state.commons = state
     app.include_router(routes_openai.router)
     app.include_router(routes_tgi.router)
+    app.include_router(routes_attribution.router)
     install_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -7,6 +7,8 @@
     commons serve --model bigcode/starcoder2-3b     # a hub id, where a network allows
     commons serve --remote-url http://gpu-box:8000/v1 --model Qwen/Qwen2.5-Coder-7B
                                                     # forward to vLLM/TGI/llama.cpp/Ollama
+    commons serve --index runs/index.sqlite --public-code block --block-licenses non_permissive
+                                                    # withhold suggestions copying indexed code
 
     curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\
       -d '{"prompt": "def fib(n):\\n    ", "suffix": "\\n\\nprint(fib(10))\\n", "max_tokens": 64}'
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 
@@ -45,6 +48,17 @@ class ServeConfig:
                        "'none' turns scrubbing off)")
     stream_interval: float = field(0.05, "seconds between batches of streamed text (0: every "
                                          "token; larger leaves more CPU to decoding)")
+    index: str = field("", "code index (`commons index build`) to check suggestions against")
+    public_code: str = field("", "off | annotate | block: what to do with suggestions that copy "
+                                 "indexed code (default: annotate with --index, else off)")
+    block_licenses: str = field("", "with --public-code block: block only matches under these "
+                                    "licence types or SPDX ids, comma-separated "
+                                    "(e.g. non_permissive,no_license; default: every match)")
+    attribution_min_chars: int = field(150, "normalised characters of indexed code that make a "
+                                            "suggestion a copy")
+
+    def public_code_mode(self) -> str:
+        return self.public_code or ("annotate" if self.index else "off")
 
     def scrub_kinds(self) -> tuple[str, ...]:
         return () if self.scrub == "none" else tuple(k for k in self.scrub.split(",") if k)
@@ -67,8 +81,27 @@ class ServeConfig:
             problems.append("--n-ctx and --threads must be >= 0")
         if self.engine == "remote" and not self.remote_url:
             problems.append("--engine remote needs --remote-url")
+        problems += self._public_code_problems()
         if problems:
             raise ValueError("\n".join(problems))
+
+
+    def _public_code_problems(self) -> list[str]:
+        from codecommons.serve.public_code import MODES
+
+        mode = self.public_code_mode()
+        if mode not in MODES:
+            return [f"--public-code must be one of {', '.join(MODES)}, got {mode!r}"]
+        if mode != "off" and not self.index:
+            return [f"--public-code {mode} needs --index INDEX (build one with `commons index build`)"]
+        if self.block_licenses and mode != "block":
+            return ["--block-licenses applies to --public-code block"]
+        if self.index and not os.path.exists(self.index):
+            return [f"--index {self.index}: no such file (build one with `commons index build "
+                    f"DATASET --out {self.index}`)"]
+        if self.attribution_min_chars < 1:
+            return ["--attribution-min-chars must be >= 1"]
+        return []
 
 
 def load(cfg: ServeConfig):
@@ -105,12 +138,24 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from codecommons.serve.app import ServeOptions, build_app
+    from codecommons.serve.public_code import PublicCodePolicy
+
+    public_code = None
+    if cfg.index:
+        try:
+            public_code = PublicCodePolicy.open(
+                cfg.index, cfg.public_code_mode(),
+                tuple(x for x in cfg.block_licenses.split(",") if x), cfg.attribution_min_chars)
+        except (ImportError, OSError, sqlite3.DatabaseError) as e:
+            print(f"commons serve: --index {cfg.index}: {e}", file=sys.stderr)
+            return 1
 
     app = build_app(engine, ServeOptions(api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""),
                                          max_queue=cfg.max_queue,
                                          max_body_bytes=cfg.max_body_bytes,
                                          stream_interval_s=cfg.stream_interval,
-                                         scrub_kinds=cfg.scrub_kinds()))
+                                         scrub_kinds=cfg.scrub_kinds(),
+                                         public_code=public_code))
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
           f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

@@ -28,6 +28,7 @@ from typing import Iterator
 
 from codecommons.engines.base import Engine, SamplingParams
 from codecommons.engines.stopping import InfillContext, StopChecker
+from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
 from codecommons.serve.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import FimTemplate, Segment, fit_to_budget
 
@@ -67,13 +68,17 @@ class Done:
     n_cached: int
     stop_sequence: bool = False  # ended by a stop string or an infill rule, not EOS
     scrubbed: dict = field(default_factory=dict)  # secrets redacted from the output, per kind
+    attribution: list[dict] | None = None  # matches in the code index (None: not checked)
+    blocked: bool = False  # withheld as a copy of indexed code (public_code.py)
 
 
 class Generation:
     def __init__(self, engine: Engine, max_tail_chars: int = MAX_TAIL_CHARS,
-                 scrub_kinds: tuple[str, ...] = DEFAULT_KINDS) -> None:
+                 scrub_kinds: tuple[str, ...] = DEFAULT_KINDS,
+                 public_code: PublicCodePolicy | None = None) -> None:
         self.engine = engine
         self.scrub_kinds = scrub_kinds
+        self.public_code = public_code
         self.fim: FimTemplate | None = engine.fim_template()
         self.max_tail_chars = max_tail_chars
         self._head: str | None = None  # head and suffix of the last FIM prompt
@@ -189,6 +194,7 @@ class Generation:
             cancel: threading.Event) -> Iterator[Delta | Done]:
         checker = StopChecker(prep.stops, prep.infill)
         scrubber = Scrubber(self.scrub_kinds)
+        gate = PublicCodeGate(self.public_code) if self.public_code else None
         if prep.stop_token_ids:
             params = replace(params, stop_token_ids=params.stop_token_ids | prep.stop_token_ids)
         if prep.messages is not None:
@@ -199,19 +205,27 @@ class Generation:
         try:
             for tok in tokens:
                 n += 1
+                # stop rules -> secrets scrubbed -> public-code check -> client
                 out = scrubber.feed(checker.feed(tok.text))
+                if gate is not None:
+                    out = gate.feed(out)
                 if out:
                     yield Delta(out)
-                if checker.stopped:
+                if checker.stopped or (gate is not None and gate.blocked):
                     break
         finally:
             tokens.close()
         rest = scrubber.feed(checker.finish()) + scrubber.finish()
+        if gate is not None:
+            rest = gate.feed(rest) + gate.finish()
         if rest:
             yield Delta(rest)
         if cancel.is_set():
             reason = "cancelled"
+        elif gate is not None and gate.blocked:
+            reason = "content_filter"
         else:
             reason = "length" if n >= params.max_tokens and not checker.stopped else "stop"
         yield Done(reason, prep.n_prompt, n, self.engine.last_prompt.n_cached, checker.stopped,
-                   dict(scrubber.counts))
+                   dict(scrubber.counts), gate.matches if gate is not None else None,
+                   gate is not None and gate.blocked)

@@ -33,6 +33,9 @@ class Metrics:
                                            registry=r)
         self.scrubbed = Counter("commons_scrubbed_secrets", "Secrets redacted from generated text",
                                 ["kind"], registry=r)
+        self.public_code = Counter("commons_public_code_suggestions",
+                                   "Suggestions that copy indexed code (--index), by outcome",
+                                   ["outcome"], registry=r)
         depth = Gauge("commons_queue_depth", "Requests waiting or running", registry=r)
         depth.set_function(queue_depth)
 

@@ -63,9 +63,10 @@ class GenerateRequest(BaseModel):
 
 
 def details(done, seed: int | None) -> dict:
-    """TGI's `details`: finish_reason is length | eos_token | stop_sequence."""
-    if done.finish_reason == "length":
-        reason = "length"
+    """TGI's `details`: finish_reason is length | eos_token | stop_sequence, plus our
+    content_filter (a copy of indexed code withheld: serve/public_code.py)."""
+    if done.finish_reason in ("length", "content_filter"):
+        reason = done.finish_reason
     else:
         reason = "stop_sequence" if done.stop_sequence else "eos_token"
     return {"finish_reason": reason, "generated_tokens": done.n_generated, "seed": seed,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -42,23 +43,25 @@ async def completions(body: oa.CompletionRequest, request: Request):
             for i, prep in enumerate(preps) for j in range(body.n)]
     rid, created = oa.new_id("cmpl"), oa.now()
 
-    def chunk(index: int, text: str, finish: str | None) -> dict:
+    def chunk(index: int, text: str, finish: str | None, done: Done | None = None) -> dict:
+        choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
         return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
-                "choices": [{"text": text, "index": index, "logprobs": None,
-                             "finish_reason": finish}]}
+                "choices": [_attributed(choice, done)]}
 
     if body.stream:
         include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
         return _stream(request, st, jobs, chunk, lambda i: None, include_usage, "text_completion")
     choices, n_prompt, n_gen = [], 0, 0
-    prompts = body.prompts()
-    for index, prep, params in jobs:
-        text, done = await collect(request, st.sample(prep, params, stream=False))
-        if body.echo:
-            text = prompts[index // body.n] + text
-        choices.append(chunk(index, text, _finish(done))["choices"][0])
-        n_prompt += done.n_prompt if index % body.n == 0 else 0
-        n_gen += done.n_generated
+    for i, prompt in enumerate(body.prompts()):
+        for j, (text, done) in enumerate(await _collect_samples(request, st, jobs[i * body.n:(i + 1) * body.n])):
+            if body.echo:
+                text = prompt + text
+                for m in done.attribution or []:  # spans are in the choice's text
+                    m["query_start"] += len(prompt)
+                    m["query_end"] += len(prompt)
+            choices.append(chunk(i * body.n + j, text, _finish(done), done)["choices"][0])
+            n_prompt += done.n_prompt if j == 0 else 0
+            n_gen += done.n_generated
     return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
             "choices": choices, "usage": oa.usage(n_prompt, n_gen)}
 
@@ -72,12 +75,11 @@ async def chat_completions(body: oa.ChatRequest, request: Request):
     jobs = [(j, prep, body.to_sampling_params(max_tokens, j)) for j in range(body.n)]
     rid, created = oa.new_id("chatcmpl"), oa.now()
 
-    def chunk(index: int, text: str, finish: str | None) -> dict:
+    def chunk(index: int, text: str, finish: str | None, done: Done | None = None) -> dict:
         delta = {"content": text} if text else {}
+        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
         return {"id": rid, "object": "chat.completion.chunk", "created": created,
-                "model": st.model_id,
-                "choices": [{"index": index, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}]}
+                "model": st.model_id, "choices": [_attributed(choice, done)]}
 
     def opener(index: int) -> dict:
         c = chunk(index, "", None)
@@ -88,13 +90,40 @@ async def chat_completions(body: oa.ChatRequest, request: Request):
         include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
         return _stream(request, st, jobs, chunk, opener, include_usage, "chat.completion.chunk")
     choices, n_gen = [], 0
-    for index, _, params in jobs:
-        text, done = await collect(request, st.sample(prep, params, stream=False))
-        choices.append({"index": index, "message": {"role": "assistant", "content": text},
-                        "logprobs": None, "finish_reason": _finish(done)})
+    for index, (text, done) in enumerate(await _collect_samples(request, st, jobs)):
+        choices.append(_attributed({"index": index, "message": {"role": "assistant", "content": text},
+                                    "logprobs": None, "finish_reason": _finish(done)}, done))
         n_gen += done.n_generated
     return {"id": rid, "object": "chat.completion", "created": created, "model": st.model_id,
             "choices": choices, "usage": oa.usage(prep.n_prompt, n_gen)}
+
+
+def _attributed(choice: dict, done: Done | None) -> dict:
+    """Our documented extension: `attribution`, the choice's matches in the code
+    index (README "Attribution"), on a choice's last chunk when --index is on."""
+    if done is not None and done.attribution is not None:
+        choice["attribution"] = done.attribution
+    return choice
+
+
+async def _collect_samples(request: Request, st: ServerState,
+                           jobs: list[tuple[int, Prepared, object]]) -> list[tuple[str, Done]]:
+    """The n samples of one prompt, whole. A sample withheld as a copy of indexed
+    code is replaced by a further sample where sampling is random (greedy would
+    repeat it), up to n extra tries; the offered samples come first, so a client
+    that reads choices[0] gets the next-best sample."""
+    results = [await collect(request, st.sample(prep, params, stream=False))
+               for _, prep, params in jobs]
+    n, tries = len(jobs), 0
+    while n > 1 and tries < n and jobs[0][2].temperature > 0 and any(d.blocked for _, d in results):
+        _, prep, params = jobs[0]
+        params = replace(params, seed=None if params.seed is None else params.seed + n + tries)
+        extra = await collect(request, st.sample(prep, params, stream=False))
+        tries += 1
+        if not extra[1].blocked:
+            results[next(i for i, (_, d) in enumerate(results) if d.blocked)] = extra
+    results.sort(key=lambda r: r[1].blocked)  # stable: sample order otherwise
+    return [("" if d.blocked else text, d) for text, d in results]
 
 
 def _finish(done: Done | None) -> str:
@@ -120,7 +149,7 @@ def _stream(request: Request, st: ServerState, jobs: list[tuple[int, Prepared, o
                     if isinstance(ev, Delta):
                         yield sse(chunk(index, ev.text, None))
                     else:
-                        yield sse(chunk(index, "", _finish(ev)))
+                        yield sse(chunk(index, "", _finish(ev), ev))
                         n_prompt = ev.n_prompt
                         n_gen += ev.n_generated
             if include_usage:

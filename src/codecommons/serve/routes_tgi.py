@@ -30,11 +30,22 @@ async def generate(body: tgi.GenerateRequest, request: Request) -> dict:
     st = ServerState.of(request)
     prep, params = _prepare(st, body)
     text, done = await collect(request, st.sample(prep, params, stream=False))
+    if done.blocked:  # withheld: a copy of indexed code (serve/public_code.py)
+        text = ""
     if body.parameters.return_full_text:
         text = body.inputs + text
     out = {"generated_text": text}
     if body.parameters.details:
         out["details"] = tgi.details(done, params.seed)
+    return _attributed(out, done, len(body.inputs) if body.parameters.return_full_text else 0)
+
+
+def _attributed(out: dict, done, offset: int = 0) -> dict:
+    """Our documented extension: `attribution`, the generated text's matches in the
+    code index (README "Attribution"), when the server runs with --index."""
+    if done.attribution is not None:
+        out["attribution"] = [{**m, "query_start": m["query_start"] + offset,
+                               "query_end": m["query_end"] + offset} for m in done.attribution]
     return out
 
 
@@ -60,10 +71,11 @@ async def generate_stream(body: tgi.GenerateRequest, request: Request) -> Stream
                     full = "".join(text)
                     if body.parameters.return_full_text:
                         full = body.inputs + full
-                    yield sse({"index": n, "token": {"id": -1, "text": "", "logprob": 0.0,
-                                                     "special": True},
-                               "generated_text": full,
-                               "details": tgi.details(ev, params.seed)})
+                    offset = len(body.inputs) if body.parameters.return_full_text else 0
+                    yield sse(_attributed({"index": n, "token": {"id": -1, "text": "", "logprob": 0.0,
+                                                                 "special": True},
+                                           "generated_text": full,
+                                           "details": tgi.details(ev, params.seed)}, ev, offset))
         except Exception as e:  # the 200 is sent: report in-band, as TGI does
             yield error_event(request.url.path, log_stream_error(e), str(e))
 

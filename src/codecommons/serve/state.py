@@ -13,6 +13,7 @@ from fastapi import Request
 from codecommons.engines.base import Engine, SamplingParams
 from codecommons.serve.generation import Delta, Done, Generation, Prepared, RequestError
 from codecommons.serve.metrics import Metrics
+from codecommons.serve.public_code import PublicCodePolicy
 from codecommons.serve.scheduler import Scheduler
 
 DISCONNECT_POLL_S = 0.05
@@ -26,6 +27,7 @@ class ServerState:
     metrics: Metrics
     created: int
     stream_interval_s: float = 0.05
+    public_code: PublicCodePolicy | None = None  # --index: the code index and its policy
 
     @classmethod
     def of(cls, request: Request) -> "ServerState":
@@ -61,6 +63,8 @@ class ServerState:
                                                     ttft, time.perf_counter() - t0)
                     for kind, n in ev.scrubbed.items():
                         self.metrics.scrubbed.labels(kind).inc(n)
+                    if ev.attribution:
+                        self.metrics.public_code.labels("blocked" if ev.blocked else "matched").inc()
                 yield ev
 
         return events()

@@ -1,5 +1,5 @@
-from codecommons.attribution.normalize import VAR, normalize, normalize_spans
-from codecommons.attribution.winnow import fingerprints, kgram_hashes, winnow_hashes
+from codecommons.codeindex.normalize import VAR, normalize, normalize_spans
+from codecommons.codeindex.winnow import fingerprints, kgram_hashes, winnow_hashes
 
 SRC = '''def total(items, start=0):
     # add them up
@@ -47,3 +47,9 @@ def test_winnow_rightmost_minimum_and_short_docs():
     assert winnow_hashes([3, 2], w=8) == [(2, 1)]
     assert fingerprints(["a"] * 5) == []
     assert len(kgram_hashes(list("abcdefghijklmn"))) == 3
+
+
+def test_reindented_docstring_is_the_same_token():
+    a = 'def f(x):\n    """Sum it.\n\n    Twice.\n    """\n    return x + x\n'
+    b = 'def f(x):\n  """Sum it.\n\n  Twice.\n  """\n  return x + x\n'
+    assert normalize(a, "python")[0] == normalize(b, "python")[0]
