@@ -136,24 +136,22 @@ def test_membership_filter_answers_unrelated_code_alone(index, monkeypatch):
     code_index.close()
 
 
+def edited_copy(idx, dest, sql: str):
+    with connect(idx) as con:  # a consistent copy of the WAL database
+        con.execute("VACUUM INTO ?", (str(dest),))
+    with connect(dest) as con:
+        con.execute(sql)
+    return dest
+
+
 def test_index_without_filter_is_still_searched(index, tmp_path):
     """An index written before the membership filter existed: rebuilt on open."""
-    _, idx = index
-    old = tmp_path / "old.sqlite"
-    with connect(idx) as con:
-        con.execute("VACUUM INTO ?", (str(old),))
-    with connect(old) as con:
-        con.execute("DROP TABLE membership")
+    old = edited_copy(index[1], tmp_path / "old.sqlite", "DROP TABLE membership")
     check_found(attribute(DEDENT, old, language="python"))
 
 
 def test_index_of_another_format_is_refused(index, tmp_path):
-    _, idx = index
-    old = tmp_path / "old.sqlite"
-    with connect(idx) as con:
-        con.execute("VACUUM INTO ?", (str(old),))
-    with connect(old) as con:
-        con.execute("UPDATE meta SET value = '1' WHERE key = 'normalize'")
+    old = edited_copy(index[1], tmp_path / "old.sqlite", "UPDATE meta SET value = '1' WHERE key = 'normalize'")
     with pytest.raises(ValueError, match="rebuild it"):
         CodeIndex(old)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from codecommons.data.dedup import DedupConfig, _minhasher, choose_keepers, signature
+from codecommons.data.dedup import NON_ALPHA, DedupConfig, choose_keepers, minhasher, signature
 
 CFG = DedupConfig()
 BASE = "".join(f"def handler_{i}(request):\n    return respond(request, code={i})\n\n"
@@ -17,7 +17,7 @@ BASE = "".join(f"def handler_{i}(request):\n    return respond(request, code={i}
 def row(id_, text, path="a.py", repo="r", license="MIT", license_type="permissive"):
     return {"id": id_, "repo": repo, "path": path, "license": license,
             "license_type": license_type, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "minhash": signature(text, _minhasher(CFG))}
+            "minhash": signature(text, minhasher(CFG))}
 
 
 def test_exact_copies_keep_shortest_path():
@@ -42,3 +42,14 @@ def test_heavily_edited_copy_is_not_a_duplicate():
     half = "".join(lines[: len(lines) // 2]) + "".join(
         f"def other_{i}(x):\n    return x * {i}\n\n" for i in range(20))
     assert choose_keepers([row("1", BASE), row("2", half)], CFG) == {}
+
+
+def test_shingles_follow_bigcode_tokens():
+    """`_` belongs to identifiers (BigCode's NON_ALPHA keeps it): datatrove's
+    punctuation removal would split `my_var` into `my var` before our tokenizer."""
+    hasher = minhasher(CFG)
+    text = "Result = my_var + other_var * SCALE_2 - offset\n"
+    tokens = [t for t in NON_ALPHA.split(text) if t]
+    assert tokens == ["Result", "my_var", "other_var", "SCALE_2", "offset"]
+    # five tokens: exactly one 5-gram, hashed as datatrove joins it (case and digits kept)
+    assert hasher.get_shingles(text).ravel().tolist() == [hasher._hash_func(" ".join(tokens))]

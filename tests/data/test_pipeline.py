@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from codecommons.data.pipeline import CurateConfig, run
+from codecommons.data import steps
+from codecommons.data.pipeline import CurateConfig, _warm_license_index, main, make_executor, run
 
 COMMON = Path("/usr/share/common-licenses")
 # HumanEval/0's prompt and canonical solution, as a file in a repository.
@@ -128,12 +129,23 @@ def test_dataset_loads_with_provenance(curated):
     assert len(add["sha256"]) == 64
 
 
-def test_every_dropped_file_has_a_reason(curated):
+def excluded(out: Path) -> dict[tuple[str, str], str]:
+    """(repo, path) -> reason, from DIR/excluded."""
     reasons = {}
-    for part in (curated / "excluded").glob("*.jsonl"):
+    for part in (out / "excluded").glob("*.jsonl"):
         for line in part.read_text().splitlines():
             r = json.loads(line)
             reasons[(r["repo"], r["path"])] = r["reason"]
+    return reasons
+
+
+def front_matter(card: str) -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def test_every_dropped_file_has_a_reason(curated):
+    reasons = excluded(curated)
     assert reasons[("apache-proj", "node_modules/lib/index.js")] == "vendored"
     assert reasons[("apache-proj", "data.bin")] == "binary"
     assert reasons[("apache-proj", "min.py")].startswith("max_line_length")
@@ -157,6 +169,9 @@ def test_pii_is_redacted_and_counted(curated):
 def test_card_and_stats(curated):
     card = (curated / "README.md").read_text()
     assert card.startswith("---\n") and "data_files: data/*.parquet" in card
+    meta = front_matter(card)
+    assert meta["configs"] == [{"config_name": "default", "data_files": "data/*.parquet"}]
+    assert meta["license_details"].endswith("(SPDX): Apache-2.0, MIT")
     assert "| Python |" in card and "| vendored |" in card and "| email | 1 |" in card
     stats = json.loads((curated / "stats.json").read_text())
     assert stats["kept_files"] == 4 and stats["excluded"]["vendored"] == 1
@@ -236,3 +251,82 @@ def test_file_too_short_for_a_shingle_does_not_break_the_schema(tmp_path):
     out = tmp_path / "out"
     run([str(repo)], CurateConfig(out=str(out), progress=False))
     assert {r["path"] for r in rows(out)} == {"a.py", "b.py"}
+
+
+def test_empty_files_are_excluded_with_a_reason(tmp_path):
+    """datatrove's readers skip empty texts, so an empty file that passed stage 1
+    would vanish from the final stage without a record."""
+    repo = make_repo(tmp_path / "pkg-proj", None, {
+        "LICENSE": MIT, "pkg/__init__.py": "", "pkg/blank.py": " \n\n\t\n",
+        "pkg/mod.py": "def increment(value):\n    return value + 1\n"})
+    out = tmp_path / "out"
+    run([str(repo)], CurateConfig(out=str(out), progress=False))
+    reasons = excluded(out)
+    assert reasons[("pkg-proj", "pkg/__init__.py")] == "empty"
+    assert reasons[("pkg-proj", "pkg/blank.py")] == "empty"  # whitespace only
+    assert [r["path"] for r in rows(out)] == ["pkg/mod.py"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["total_files"] == 4 == stats["kept_files"] + len(reasons)
+    assert stats["excluded"]["empty"] == 2
+    # the reader's datatrove stats: every file read, its characters and its time
+    reader = json.loads((out / "logs" / "filter" / "stats.json").read_text())[0]
+    assert reader["name"] == "📖 - READER: read repositories"
+    assert reader["stats"]["files"] == 4 and reader["stats"]["doc_len"]["n"] == 4
+    chars = sum(len((repo / p).read_text()) for p in ("LICENSE", "pkg/blank.py", "pkg/mod.py"))
+    assert reader["stats"]["doc_len"]["total"] == chars
+    assert reader["time_stats"]["total"] > 0
+
+
+def test_nothing_kept_gives_an_empty_dataset(tmp_path, capsys):
+    """No licence: nothing survives stage 1, and the run still completes, with a
+    schema-only shard, a card and stats that say 0 kept, and the summary."""
+    repo = make_repo(tmp_path / "nolicense-proj", None, {"main.py": "print('hello')\n",
+                                                         "pkg/__init__.py": ""})
+    out = tmp_path / "out"
+    assert main([str(repo), "--out", str(out), "--no-progress"]) == 0
+    assert "kept 0 files (0.0 MB) of 2; excluded by reason:" in capsys.readouterr().out
+    shards = list((out / "data").iterdir())
+    assert [p.name for p in shards] == ["00000.parquet"]
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shards[0])
+    assert table.num_rows == 0 and table.schema == steps.output_schema()
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train",
+                               streaming=True)
+    assert list(ds) == [] and list(ds.features) == steps.output_schema().names
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["kept_files"], stats["total_files"]) == (0, 2)
+    assert stats["excluded"] == {"empty": 1, "license_no_license": 1}
+    card = (out / "README.md").read_text()
+    assert "0 files, 0.00 MB kept of 2 files read" in card
+    assert front_matter(card)["license_details"].endswith("none (no files kept)")
+    assert main([str(repo), "--out", str(out), "--no-progress", "--resume"]) == 0
+    assert [p.name for p in (out / "data").iterdir()] == ["00000.parquet"]
+
+
+class RecordIndexLoaded:
+    """A pipeline step that writes, per rank, its process id and whether ScanCode's
+    licence index is already loaded there."""
+
+    name = "record index_loaded"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __call__(self, data, rank: int = 0, world_size: int = 1):
+        from codecommons.licenses import index_loaded
+
+        Path(self.folder, f"{rank}.txt").write_text(f"{os.getpid()} {index_loaded()}")
+        yield from data or []
+
+
+def test_workers_inherit_the_licence_index(tmp_path):
+    """--workers 2 forks its workers from the process that loaded the index, so
+    no rank loads it again (datatrove's default, forkserver, would)."""
+    _warm_license_index()
+    cfg = CurateConfig(out=str(tmp_path), workers=2, progress=False)
+    make_executor([RecordIndexLoaded(str(tmp_path))], cfg, "probe").run()
+    seen = [(tmp_path / f"{rank}.txt").read_text().split() for rank in range(2)]
+    assert [loaded for _, loaded in seen] == ["True", "True"]
+    assert all(int(pid) != os.getpid() for pid, _ in seen)  # really other processes

@@ -55,7 +55,9 @@ def card(stats: dict, run_manifest: dict) -> str:
     lines = [
         "---",
         "license: other",
-        f"license_details: per file, in the `license` column (SPDX): {', '.join(spdx)}",
+        # JSON-quoted: a plain YAML scalar may not contain ": ".
+        "license_details: " + json.dumps("per file, in the `license` column (SPDX): "
+                                         + (", ".join(spdx) or "none (no files kept)")),
         "configs:",
         "- config_name: default",
         "  data_files: data/*.parquet",

@@ -2,11 +2,15 @@
 then the shortest path.
 
 Near duplicates follow BigCode's near-deduplication of The Stack (Kocetkov et al.
-2022, arXiv:2211.15533; bigcode-dataset/near_deduplication): tokens split on
-non-alphanumeric characters, 5-gram shingles, MinHash with 256 permutations, LSH
-banding, and pairs kept only when their estimated Jaccard similarity is >= 0.7.
-Signatures come from datatrove's MinHash block (its permutation hashing), given a
-code word tokenizer instead of its natural-language ones (so spaCy is not needed).
+2022, arXiv:2211.15533; bigcode-dataset/near_deduplication): case-sensitive tokens
+split on characters other than [A-Za-z_0-9] (so `my_var` is one token), 5-gram
+shingles, MinHash with 256 permutations, LSH banding, and pairs kept only when
+their estimated Jaccard similarity is >= 0.7. One deviation: BigCode splits on
+each such character, leaving empty tokens between consecutive ones (`a = b` is
+`a, "", "", b`); we split on runs and drop empty tokens, so shingles do not depend
+on how code is spaced. Signatures come from datatrove's MinHash block (its
+permutation hashing), given a code word tokenizer instead of its natural-language
+ones (so spaCy is not needed).
 
 Three steps, run as separate pipeline stages because the choice is global:
   `Signatures`     per document, adds `sha256` and the MinHash signature;
@@ -77,13 +81,21 @@ def code_tokenizer():
     return CodeTokenizer("code")
 
 
-def _minhasher(cfg: DedupConfig):
+def minhasher(cfg: DedupConfig):
+    """datatrove's MinHash signature block, configured so its shingles are BigCode's
+    (see the module docstring); `get_shingles` and `get_signature` are what we use."""
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
     from datatrove.utils.text import TextNormConfig
 
-    # Code keeps its case and numbers; only whitespace and punctuation are normalised.
+    # datatrove normalises text (simplify_text) before tokenizing; BigCode did not, so
+    # every step that changes our tokens is off: case and numbers are kept as written
+    # (no lowercasing, no digits -> 0, no weekday/month names), diacritics are kept
+    # (NON_ALPHA already splits on non-ASCII letters, as BigCode's does), and
+    # punctuation is not replaced, since datatrove's punctuation set includes "_" and
+    # would split `my_var` into two tokens. Whitespace normalisation stays on: it only
+    # rewrites separators, which NON_ALPHA drops anyway.
     norm = TextNormConfig(lowercase=False, norm_numbers=False, norm_weekdays=False,
-                          norm_monthnames=False, remove_punctuation=True, norm_whitespace=True,
+                          norm_monthnames=False, remove_punctuation=False, norm_whitespace=True,
                           norm_unicode_diacritics=False)
     mh = MinhashConfig(n_grams=cfg.n_grams, num_buckets=cfg.bands,
                        hashes_per_bucket=cfg.num_perm // cfg.bands, seed=1, norm_config=norm)
@@ -108,7 +120,7 @@ class Signatures(PipelineStep):
         self._hasher = None
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        self._hasher = self._hasher or _minhasher(self.cfg)
+        self._hasher = self._hasher or minhasher(self.cfg)
         for doc in data:
             with self.track_time():
                 doc.metadata["sha256"] = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()

@@ -10,7 +10,8 @@ Runs on datatrove in three stages:
      MinHash signatures, survivors to DIR/work/filtered;
   2. dedup (one process): exact and near-duplicate clusters, one keeper each
      (most permissive licence, then shortest path) -> DIR/work/dedup.jsonl;
-  3. final (per rank): drop duplicates -> redact PII -> DIR/data/*.parquet.
+  3. final (per rank): drop duplicates -> redact PII -> DIR/data/*.parquet
+     (skipped when nothing survived stage 1: DIR/data then holds one empty shard).
 Dropped files go to DIR/excluded/<stage>_<rank>.jsonl with their reason. Each rank
 writes a completion marker last (DIR/logs/<stage>/completions), so a rerun with
 --resume skips finished ranks and redoes a killed one from its start, giving the
@@ -129,8 +130,11 @@ def make_executor(pipeline: list, cfg: CurateConfig, stage: str = "filter"):
     if cfg.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        # fork, not datatrove's default forkserver: forked workers inherit the ScanCode
+        # licence index that run() loaded (_warm_license_index), where forkserver
+        # workers each load it again (~6-10 s per rank).
         return LocalPipelineExecutor(pipeline, tasks=cfg.workers, workers=cfg.workers,
-                                     logging_dir=logs, skip_completed=True)
+                                     logging_dir=logs, skip_completed=True, start_method="fork")
     if cfg.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
@@ -172,12 +176,32 @@ def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = N
     build_index(out / "work" / "decontam-index")
     make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter").run()
     write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
-    make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()
+    if any((out / "work" / "filtered").glob("*.parquet")):  # else datatrove's reader raises
+        make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()
+    ensure_a_shard(out / "data")
     return write_card(out, run_manifest)
 
 
+def ensure_a_shard(data: Path) -> None:
+    """When nothing was kept, DIR/data/00000.parquet with the output schema and no
+    row groups, so the card's `data_files: data/*.parquet` matches a file and
+    readers get the columns: pyarrow, pandas and `datasets` streaming read it as
+    empty. (Non-streaming `datasets.load_dataset` refuses any empty split; with no
+    file at all it fails too, and without the schema. A file with one empty row
+    group breaks `datasets` even when streaming: its batch size is 0.)"""
+    if any(data.glob("*.parquet")):
+        return
+    import pyarrow.parquet as pq
+
+    from codecommons.data import steps
+
+    data.mkdir(parents=True, exist_ok=True)
+    pq.ParquetWriter(data / "00000.parquet", steps.output_schema(), compression="snappy").close()
+
+
 def _warm_license_index() -> None:
-    """Load ScanCode's licence index once before worker processes fork."""
+    """Load ScanCode's licence index once, in this process, before make_executor's
+    workers fork from it (and for --workers 1, which runs ranks in this process)."""
     from codecommons.licenses import load_index
 
     load_index()

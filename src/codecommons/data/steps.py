@@ -48,16 +48,32 @@ class ReadRepos(PipelineStep):
     def _documents(self, repo: Repo) -> DocumentsPipeline:
         from codecommons.data.optout import metadata_authors
 
-        licenses = repo_license_resolver(repo)
-        authors = metadata_authors(repo.metadata_text) if repo.metadata_text else []
-        for f in repo.files():
-            meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason,
-                    "authors": authors}
-            if f.reason is None:
-                spdx = licenses(f.path)
-                meta.update(license=spdx, license_type=classify(spdx))
+        # Timed as datatrove's readers time theirs (time_stats, doc_len in the stage's
+        # stats.json): one sample for the repository's licence files through ScanCode,
+        # then one per file (reading and decoding happen inside next()), plus the last,
+        # empty next() of each repository.
+        with self.track_time():
+            licenses = repo_license_resolver(repo)
+            authors = metadata_authors(repo.metadata_text) if repo.metadata_text else []
+        files = repo.files()
+        while True:
+            with self.track_time():
+                f = next(files, None)
+                doc = None if f is None else self._document(repo, f, licenses, authors)
+            if doc is None:
+                return
             self.stat_update("files")
-            yield Document(text=f.text or "", id=f"{repo.name}/{f.path}", metadata=meta)
+            self.update_doc_stats(doc)
+            yield doc
+
+    @staticmethod
+    def _document(repo: Repo, f, licenses, authors: list) -> Document:
+        meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason,
+                "authors": authors}
+        if f.reason is None:
+            spdx = licenses(f.path)
+            meta.update(license=spdx, license_type=classify(spdx))
+        return Document(text=f.text or "", id=f"{repo.name}/{f.path}", metadata=meta)
 
 
 def classify(spdx: str | None) -> str:
@@ -85,13 +101,22 @@ def repo_license_resolver(repo: Repo):
 
 
 class Unusable(BaseFilter):
-    """Files the reader could not use (binary, encoding, size, symlink, unreadable)."""
+    """Files the reader could not use (binary, encoding, size, symlink, unreadable)
+    and empty ones.
+
+    "empty" includes whitespace-only files: they hold no code to learn from. Empty
+    files must be dropped here, with a reason: datatrove's readers skip documents
+    with empty text, so one that reached DIR/work/filtered would vanish in the final
+    stage without an excluded/ row (and stats.json's total_files would undercount).
+    """
 
     name = "unusable files"
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         reason = doc.metadata.pop("reason", None)
-        return (False, reason) if reason else True
+        if reason:
+            return False, reason
+        return True if doc.text.strip() else (False, "empty")
 
 
 class Language(BaseFilter):
