@@ -456,6 +456,7 @@ def main() -> int:
     t0 = time.time()
     (ROOT / "runs").mkdir(exist_ok=True)
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-curate-", dir=ROOT / "runs"))
+    work.mkdir(parents=True, exist_ok=True)
     cfg = DedupConfig()
     hw = machine_table(machine_info({"datatrove": importlib.metadata.version("datatrove"),
                                      "load average at start": f"{os.getloadavg()[0]:.2f}"}))
@@ -513,9 +514,8 @@ def planted_report(n: int, seed: int, work: Path, cfg: DedupConfig) -> list[str]
             "pairs with Jaccard >= 0.3), stock = they share an LSH band (32 x 8) in MinhashDedupBuckets' output."),
             "", *table, "",
             (f"Documents removed from the whole set: truth (one kept per connected group) {truth}, ours {ours}, "
-            f"stock {stock}. The pipeline's shingles differ from BigCode's: its TextNormConfig has "
-            "`remove_punctuation=True`, which turns `_` into a space before the NON_ALPHA split "
-            "(`my_var` -> `my`, `var`); that changes the duplicate label of "
+            f"stock {stock}. The pipeline's own shingles (datatrove's text normalisation, then the "
+            "NON_ALPHA split) give a different duplicate label than BigCode's for "
             f"{info['flipped']} of the {n} original/variant pairs."), ""]
 
 
