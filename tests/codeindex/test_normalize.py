@@ -53,3 +53,9 @@ def test_reindented_docstring_is_the_same_token():
     a = 'def f(x):\n    """Sum it.\n\n    Twice.\n    """\n    return x + x\n'
     b = 'def f(x):\n  """Sum it.\n\n  Twice.\n  """\n  return x + x\n'
     assert normalize(a, "python")[0] == normalize(b, "python")[0]
+
+
+def test_rewrapped_docstring_is_the_same_token():
+    a = 'def f(x):\n    """Return the sum of x\n    and x."""\n    return x + x\n'
+    b = 'def f(x):\n    """Return the sum of x and x."""\n    return x + x\n'
+    assert normalize(a, "python")[0] == normalize(b, "python")[0]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from codecommons.codeindex.store import (connect, delete_sources, index_text, load_filter,
-                                         save_filter, update_languages)
+                                         save_filter, update_common, update_languages)
 
 COLUMNS = ["content", "repo", "path", "language", "license", "license_type", "sha256"]
 BATCH_ROWS = 512
@@ -97,6 +97,9 @@ def build(dataset_dir: str | Path, index_path: str | Path, progress: bool = True
             if progress:
                 print(f"indexed {shard.name}: {stats['files']} files so far "
                       f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
+        if todo:
+            with con:
+                stats["common_hashes"] = update_common(con)
     finally:
         con.close()
     return stats

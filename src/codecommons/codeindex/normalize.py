@@ -7,9 +7,9 @@ language it is guessed from the text (``guess_lexer``: 0.1-0.4 s, so the index a
 cannot guess, gets a plain regex tokenizer. Comments and whitespace are dropped;
 every identifier (a ``Name.*`` token that is not a builtin, builtin exception or
 magic ``__name__``) becomes the single token ``"V"``; keywords, operators,
-punctuation and literals (numbers, strings, docstrings) keep their text, with
-runs of whitespace inside strings collapsed to one space (a copy whose
-docstrings were re-indented is still a copy).
+punctuation and literals (numbers, strings, docstrings) keep their text, less
+any whitespace inside strings (a copy whose docstrings were re-indented or
+re-wrapped is still a copy).
 
 ``normalize`` returns the tokens and, per token, its start offset in the input;
 ``normalize_spans`` also gives end offsets (what the index stores to report spans).
@@ -24,7 +24,7 @@ from pygments.token import Comment, Name, String, Text, Whitespace
 from pygments.util import ClassNotFound
 
 VAR = "V"
-NORMALIZE_VERSION = "2"  # stored in an index's meta: a change here needs a rebuild
+NORMALIZE_VERSION = "3"  # stored in an index's meta: a change here needs a rebuild
 _SPACES = re.compile(r"\s+")
 
 # Names kept as text: they are fixed by the language, not chosen by the author.
@@ -110,7 +110,7 @@ def normalize_spans(code: str, language: str | None = None,
         if ttype in Name and not any(ttype in k for k in _KEEP_NAMES):
             value = VAR
         elif ttype in String:
-            value = _SPACES.sub(" ", raw)  # re-indented docstrings stay the same token
+            value = _SPACES.sub("", raw)  # re-indented or re-wrapped docstrings stay the same
         else:
             value = raw
         toks.append(value)

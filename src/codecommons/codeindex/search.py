@@ -1,6 +1,10 @@
 """CodeIndex.attribute(): which indexed files does a piece of code copy, and where?
 
-0. The membership filter (membership.py) answers first: when no chain of the
+0. Fingerprints the index holds in more than ``store.COMMON_POSTINGS`` places
+   (licence headers, idiom, generated tables) are left out of the query: as in
+   MOSS, a passage shared by that many files is boilerplate, not a copy of one
+   source, and looking it up is what made the slow tail of queries.
+   Then the membership filter (membership.py) answers: when no chain of the
    query's fingerprints present in it spans ``min_chars``, there is no match and
    SQLite is not touched (most generated code).
 1. Normalise and winnow the query (the same k, w as the index). With no language
@@ -29,7 +33,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from codecommons.codeindex.membership import MembershipFilter
-from codecommons.codeindex.store import connect, languages, read_filter, unpack_offsets
+from codecommons.codeindex.store import common_hashes, connect, languages, read_filter, unpack_offsets
 from codecommons.codeindex.normalize import normalize_spans
 from codecommons.codeindex.winnow import K, W, fingerprints
 
@@ -63,9 +67,11 @@ class _Query:
     fp_pos: list[int]           # sorted positions of the query's fingerprints
 
 
-def _prepare(text: str, language: str | None) -> tuple[_Query, list[tuple[int, int]]]:
+def _prepare(text: str, language: str | None,
+             common: frozenset[int] = frozenset()) -> tuple[_Query, list[tuple[int, int]]]:
+    """Normalised query and its fingerprints, less the index's common ones."""
     toks, starts, ends = normalize_spans(text, language or None, guess=False)
-    fps = fingerprints(toks)
+    fps = [(h, p) for h, p in fingerprints(toks) if h not in common]
     return _Query(toks, starts, ends, [0, *accumulate(map(len, toks))], [p for _, p in fps]), fps
 
 
@@ -101,6 +107,7 @@ class CodeIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._filter: MembershipFilter | None = None
+        self._common: frozenset[int] = frozenset()
         self._filter_version: int | None = None
         self._languages: list[str] = []
         self._con()  # fail now on a missing index
@@ -119,6 +126,7 @@ class CodeIndex:
     def _reload(self, con: sqlite3.Connection) -> None:
         with self._lock:
             self._filter = read_filter(con)
+            self._common = common_hashes(con)
             self._languages = [lang for lang, _ in languages(con)[:MAX_CANDIDATES]] or [""]
 
     def candidates(self, language: str | None) -> list[str]:
@@ -130,7 +138,7 @@ class CodeIndex:
         self._con()
         best = 0
         for cand in self.candidates(language):
-            q, fps = _prepare(text, cand)
+            q, fps = _prepare(text, cand, self._common)
             best = max(best, self._filter.longest_run(q.tokens, fps))
         return best
 
@@ -143,7 +151,7 @@ class CodeIndex:
         by_hash: dict[int, list[tuple[str, int]]] = defaultdict(list)
         maybe = False
         for cand in self.candidates(language):
-            q, fps = _prepare(text, cand)
+            q, fps = _prepare(text, cand, self._common)
             queries[cand] = q
             maybe |= self._filter.longest_run(q.tokens, fps) >= min_chars
             for h, pos in fps:

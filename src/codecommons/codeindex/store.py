@@ -7,6 +7,8 @@
     shards(name, sha256)         dataset shards already indexed (attribution/build.py)
     membership(id=0, capacity, error_rate, items, data)   the Bloom filter
             (membership.py) over every fingerprint hash
+    common(hash)                 hashes in more than COMMON_POSTINGS places: left out
+            of queries (boilerplate; search.py)
     meta(key, value)             k, w, languages by file count
 
 ``index_text`` adds one file (and its fingerprints to a membership filter the
@@ -34,6 +36,11 @@ from codecommons.codeindex.membership import MembershipFilter
 from codecommons.codeindex.normalize import NORMALIZE_VERSION, normalize_spans
 from codecommons.codeindex.winnow import K, W, fingerprints
 
+# A fingerprint stored in more places than this is boilerplate (MOSS ignores
+# passages shared by many documents the same way): ~50 in 34k files of python-env
+# are licence headers, `if __name__ == "__main__":` blocks and generated tables.
+COMMON_POSTINGS = 50
+
 COLUMNS = ["content", "repo", "path", "language", "license", "license_type", "sha256"]
 BATCH_ROWS = 512
 
@@ -49,6 +56,7 @@ CREATE TABLE IF NOT EXISTS fingerprints(
     PRIMARY KEY (hash, source_id, token_pos)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shards(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS common(hash INTEGER PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS membership(
     id INTEGER PRIMARY KEY CHECK (id = 0), capacity INTEGER NOT NULL, error_rate REAL NOT NULL,
     items INTEGER NOT NULL, data BLOB NOT NULL);
@@ -136,6 +144,21 @@ def load_filter(con: sqlite3.Connection, capacity: int = 0) -> MembershipFilter:
     fingerprints when there is none yet."""
     row = con.execute("SELECT capacity, error_rate, items, data FROM membership WHERE id = 0").fetchone()
     return MembershipFilter.from_row(*row) if row else MembershipFilter(capacity)
+
+
+def update_common(con: sqlite3.Connection) -> int:
+    """Recompute the common hashes (one scan of the clustered table); after a build.
+    Removals leave them as they are: a hash only becomes less common then."""
+    con.execute("DELETE FROM common")
+    con.execute("INSERT INTO common SELECT hash FROM fingerprints GROUP BY hash HAVING count(*) > ?",
+                (COMMON_POSTINGS,))
+    return con.execute("SELECT count(*) FROM common").fetchone()[0]
+
+
+def common_hashes(con: sqlite3.Connection) -> frozenset[int]:
+    if not _has_table(con, "common"):  # an index from before the table existed
+        return frozenset()
+    return frozenset(h for (h,) in con.execute("SELECT hash FROM common"))
 
 
 def read_filter(con: sqlite3.Connection) -> MembershipFilter:
