@@ -158,6 +158,9 @@ def test_every_dropped_file_has_a_reason(curated):
     # HumanEval/0 is also in the SantaCoder FIM set (built from HumanEval)
     assert reasons[("apache-proj", "src/leak.py")] in ("contaminated:humaneval",
                                                        "contaminated:santacoder-fim-py")
+    leak = next(json.loads(line) for part in (curated / "excluded").glob("decontam_*.jsonl")
+                for line in part.read_text().splitlines() if '"src/leak.py"' in line)
+    assert len(leak["detail"].split()) == 12  # the matched n-gram, for auditing the drop
 
 
 def test_pii_is_redacted_and_counted(curated):

@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from codecommons.data.sources import is_license_file, open_source
+from codecommons.data.sources import check_source, is_license_file, open_source
 
 
 def records(spec):
@@ -90,7 +90,17 @@ def test_python_env_has_stdlib_and_distributions():
     assert "json/encoder.py" in stdlib and "LICENSE.txt" in stdlib
 
 
+def test_python_env_selection():
+    repos = [r.name for r in open_source("python-env:pypi/click,PYPI/h11")]
+    assert sorted(r.lower() for r in repos) == ["pypi/click", "pypi/h11"]
+    with pytest.raises(FileNotFoundError, match="pypi/no-such-dist"):
+        check_source("python-env:pypi/click,pypi/no-such-dist")
+    check_source("python-env:python/cpython-stdlib")
+
+
 def test_unknown_source_says_what_is_accepted(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python-env"):
+        check_source(str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="python-env"):
         list(open_source(str(tmp_path / "missing")))
 

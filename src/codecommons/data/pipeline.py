@@ -3,6 +3,7 @@
     commons curate python-env --out runs/stack                 # the Python installation
     commons curate ./repos/* https://host/org/repo.git --out runs/mine --workers 2
     commons curate python-env --out runs/stack --resume        # after a kill: same output
+    commons curate python-env:pypi/click,pypi/h11 --out runs/two   # some of the installation
 
 Runs on datatrove in three stages:
   1. filter (per rank): read -> opt-out -> unusable -> language -> licence -> quality ->
@@ -151,6 +152,10 @@ def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = N
     from codecommons.data.decontam import build_index
     from codecommons.data.dedup import write_decisions
 
+    from codecommons.data.sources import check_source
+
+    for source in sources:
+        check_source(source)
     quality, dedup = quality or QualityConfig(), dedup or DedupConfig()
     out = Path(cfg.out)
     if out.exists() and any(out.iterdir()) and not cfg.resume:

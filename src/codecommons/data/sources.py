@@ -164,6 +164,38 @@ def python_env() -> Iterator[Repo]:
         yield _dist_repo(dists[key])
 
 
+def _some_of_python_env(names: list[str]) -> Iterator[Repo]:
+    wanted = _python_env_selection(names)
+    for repo in python_env():
+        if repo.name.lower() in wanted:
+            yield repo
+
+
+def _python_env_selection(names: list[str]) -> set[str]:
+    """Lower-cased repo names asked for, all of which exist (else a clear error)."""
+    wanted = {n.strip().lower() for n in names if n.strip()}
+    have = {"python/cpython-stdlib"} | {f"pypi/{d.metadata['Name']}".lower()
+                                        for d in md.distributions() if d.metadata["Name"]}
+    if not wanted or wanted - have:
+        raise FileNotFoundError(f"python-env has no {', '.join(sorted(wanted - have)) or 'repo named'}: "
+                                f"name the standard library python/cpython-stdlib and distributions "
+                                f"pypi/NAME, comma-separated")
+    return wanted
+
+
+def check_source(spec: str) -> None:
+    """Fail before any worker starts on a SOURCE that cannot be opened (git URLs
+    are checked when cloned)."""
+    if spec == "python-env" or "://" in spec or spec.startswith("git@"):
+        return
+    if spec.startswith("python-env:"):
+        _python_env_selection(spec.split(":", 1)[1].split(","))
+        return
+    if not Path(spec).expanduser().exists():
+        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL, "
+                                f"'python-env' or 'python-env:REPO[,REPO...]'")
+
+
 def _dist_repo(dist: md.Distribution) -> Repo:
     root = Path(dist.locate_file(""))
     names = sorted(str(f) for f in dist.files or []
@@ -179,6 +211,9 @@ def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:
     if spec == "python-env":
         yield from python_env()
         return
+    if spec.startswith("python-env:"):  # python-env:pypi/click,python/cpython-stdlib
+        yield from _some_of_python_env(spec.split(":", 1)[1].split(","))
+        return
     if "://" in spec or spec.startswith("git@"):
         yield from_git_url(spec, workdir or Path(tempfile.mkdtemp(prefix="commons-clone-")))
         return
@@ -188,5 +223,5 @@ def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:
     elif path.is_dir():
         yield from_folder(path)
     else:
-        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL or "
-                                f"'python-env'")
+        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL, "
+                                f"'python-env' or 'python-env:REPO[,REPO...]'")

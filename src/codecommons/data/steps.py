@@ -229,6 +229,8 @@ def intermediate_row(writer, doc: Document) -> dict:
 def excluded_row(writer, doc: Document) -> dict:
     m = doc.metadata
     reason = m.get("filter_reason", "")
-    if reason == "contaminated":  # datatrove's decontamination names the benchmark here
-        reason = f"contaminated:{m.get('contaminated_task', '')}"
-    return {"repo": m["repo"], "path": m["path"], "reason": reason}
+    row = {"repo": m["repo"], "path": m["path"], "reason": reason}
+    if reason == "contaminated":  # datatrove's decontamination names the benchmark and n-gram
+        row["reason"] = f"contaminated:{m.get('contaminated_task', '')}"
+        row["detail"] = m.get("contaminated_ngram", "")  # so a drop can be audited
+    return row
