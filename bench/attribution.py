@@ -47,7 +47,7 @@ from report import machine_info, machine_table, write_section  # noqa: E402
 from codecommons.attribution.build import build  # noqa: E402
 from codecommons.codeindex.normalize import normalize_spans  # noqa: E402
 from codecommons.codeindex.search import CodeIndex  # noqa: E402
-from tests.attribution.planted import UNRELATED, reformat, rename, strip_comments  # noqa: E402
+from tests.attribution.planted import EDITS  # noqa: E402
 
 SIZES = (200, 1000, 5000)
 log = serve_bench.log
@@ -145,15 +145,6 @@ def functions(dataset: Path, n: int, rng: random.Random) -> list[dict]:
         if len(out) == n:
             break
     return out
-
-
-EDITS = {
-    "verbatim": lambda s: s,
-    "reformatted": reformat,
-    "comments stripped": strip_comments,
-    "identifiers renamed": rename,
-    "embedded in other code": lambda s: UNRELATED + "\n\n" + s + "\n\nprint(schedule_shifts([], []))\n",
-}
 
 
 def measure_recall(index: CodeIndex, fns: list[dict]) -> dict:

@@ -136,3 +136,18 @@ def stdlib_index(root: Path) -> Path:
     write_shard(root / "ds" / "data" / "00000.parquet", FIRST)
     build(root / "ds", root / "index.sqlite", progress=False)
     return root / "index.sqlite"
+
+
+def embed(src: str) -> str:
+    """The copy in the middle of unrelated code."""
+    return UNRELATED + "\n\n" + src + "\n\nprint(schedule_shifts([], []))\n"
+
+
+# Each kind of edit a planted copy goes through (tests and bench/attribution.py).
+EDITS = {
+    "verbatim": lambda s: s,
+    "reformatted": reformat,
+    "comments stripped": strip_comments,
+    "identifiers renamed": rename,
+    "embedded in other code": embed,
+}

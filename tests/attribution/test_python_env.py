@@ -17,16 +17,9 @@ from codecommons.attribution.cli import index_main
 from codecommons.codeindex.normalize import normalize_spans
 from codecommons.codeindex.search import CodeIndex
 from codecommons.data.pipeline import main as curate_main
-from tests.attribution.planted import UNRELATED, reformat, rename, strip_comments
+from tests.attribution.planted import EDITS, UNRELATED
 
 SOURCE = "python-env:pypi/click,pypi/h11,pypi/idna"
-EDITS = {
-    "verbatim": lambda s: s,
-    "reformatted": reformat,
-    "comments stripped": strip_comments,
-    "identifiers renamed": rename,
-    "embedded": lambda s: UNRELATED + "\n\n" + s + "\n\nprint(schedule_shifts([], []))\n",
-}
 
 
 @pytest.fixture(scope="module")
