@@ -80,6 +80,10 @@ def test_annotate_openai_and_tgi(gguf_engine, index_path):
         check_attribution(choice.model_extra["attribution"])
         top = choice.model_extra["attribution"][0]
         assert "margin" in choice.text[top["query_start"]:top["query_end"]]
+        echoed = client.completions.create(model="", prompt="import re\n", max_tokens=256, echo=True)
+        top = echoed.choices[0].model_extra["attribution"][0]  # spans in the echoed text
+        assert "margin" in echoed.choices[0].text[top["query_start"]:top["query_end"]]
+        assert top["query_start"] >= len("import re\n")
 
         chat = client.chat.completions.create(model="", messages=[{"role": "user", "content": "dedent?"}])
         check_attribution(chat.choices[0].model_extra["attribution"])

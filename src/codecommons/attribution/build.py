@@ -26,11 +26,8 @@ FINGERPRINTS_PER_BYTE = 0.05
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def content_bytes(shards: list[Path]) -> int:

@@ -24,8 +24,6 @@ fingerprints were added than it was sized for.
 
 from __future__ import annotations
 
-from itertools import accumulate
-
 from codecommons.codeindex.winnow import K, W
 
 ERROR_RATE = 0.01
@@ -72,12 +70,12 @@ class MembershipFilter:
     def __contains__(self, h: int) -> bool:
         return h in self.bloom
 
-    def longest_run(self, tokens: list[str], fps: list[tuple[int, int]]) -> int:
+    def longest_run(self, prefix: list[int], fps: list[tuple[int, int]]) -> int:
         """Normalised characters of the longest chain of present fingerprints.
 
-        tokens: the query's normalised tokens; fps: its (hash, token position)
-        fingerprints in position order (winnow.fingerprints)."""
-        prefix = [0, *accumulate(map(len, tokens))]
+        prefix: prefix[i] = normalised characters of the query's first i tokens;
+        fps: its (hash, token position) fingerprints in position order."""
+        n_tokens = len(prefix) - 1
         best, first, last = 0, None, None
         for h, pos in fps:
             if h not in self.bloom:
@@ -85,5 +83,5 @@ class MembershipFilter:
             if last is None or pos - last > K + W:
                 first = pos
             last = pos
-            best = max(best, prefix[min(last + K, len(tokens))] - prefix[first])
+            best = max(best, prefix[min(last + K, n_tokens)] - prefix[first])
         return best

@@ -108,7 +108,6 @@ class CodeIndex:
         self._lock = threading.Lock()
         self._filter: MembershipFilter | None = None
         self._common: frozenset[int] = frozenset()
-        self._filter_version: int | None = None
         self._languages: list[str] = []
         self._con()  # fail now on a missing index
 
@@ -132,32 +131,34 @@ class CodeIndex:
     def candidates(self, language: str | None) -> list[str]:
         return [language] if language else list(self._languages)
 
+    def _queries(self, text: str, language: str | None) -> dict[str, tuple[_Query, list, int]]:
+        """Per candidate language: the query, its fingerprints, and the membership
+        filter's longest run (an upper bound on any match under that language)."""
+        out = {}
+        for cand in self.candidates(language):
+            q, fps = _prepare(text, cand, self._common)
+            out[cand] = (q, fps, self._filter.longest_run(q.prefix, fps))
+        return out
+
     def longest_run(self, text: str, language: str | None = None) -> int:
         """Normalised characters of the longest stretch of ``text`` that the
         membership filter says may be indexed (an upper bound on any match)."""
         self._con()
-        best = 0
-        for cand in self.candidates(language):
-            q, fps = _prepare(text, cand, self._common)
-            best = max(best, self._filter.longest_run(q.tokens, fps))
-        return best
+        return max(run for _, _, run in self._queries(text, language).values())
 
     def attribute(self, text: str, language: str | None = None,
                   min_chars: int | None = None) -> list[Match]:
         """Regions of ``text`` copied from indexed files, longest first."""
         min_chars = self.min_chars if min_chars is None else min_chars
         con = self._con()
-        queries: dict[str, _Query] = {}
+        prepared = self._queries(text, language)
+        if all(run < min_chars for _, _, run in prepared.values()):
+            return []
+        queries = {cand: q for cand, (q, _, _) in prepared.items()}
         by_hash: dict[int, list[tuple[str, int]]] = defaultdict(list)
-        maybe = False
-        for cand in self.candidates(language):
-            q, fps = _prepare(text, cand, self._common)
-            queries[cand] = q
-            maybe |= self._filter.longest_run(q.tokens, fps) >= min_chars
+        for cand, (_, fps, _) in prepared.items():
             for h, pos in fps:
                 by_hash[h].append((cand, pos))
-        if not maybe:
-            return []
         found = _regions(_lookup(con, by_hash, check_language=not language), queries, min_chars)
         if not found:
             return []

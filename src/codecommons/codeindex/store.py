@@ -139,10 +139,16 @@ def index_text(con: sqlite3.Connection, content: str, *, repo: str, path: str, l
     return sid
 
 
+def _filter_row(con: sqlite3.Connection) -> tuple | None:
+    if not _has_table(con, "membership"):  # an index from before the filter existed
+        return None
+    return con.execute("SELECT capacity, error_rate, items, data FROM membership WHERE id = 0").fetchone()
+
+
 def load_filter(con: sqlite3.Connection, capacity: int = 0) -> MembershipFilter:
     """The index's membership filter; a new one sized for ``capacity`` more
     fingerprints when there is none yet."""
-    row = con.execute("SELECT capacity, error_rate, items, data FROM membership WHERE id = 0").fetchone()
+    row = _filter_row(con)
     return MembershipFilter.from_row(*row) if row else MembershipFilter(capacity)
 
 
@@ -164,9 +170,8 @@ def common_hashes(con: sqlite3.Connection) -> frozenset[int]:
 def read_filter(con: sqlite3.Connection) -> MembershipFilter:
     """The filter to query with: the saved one, or (an index written before the
     filter existed) one rebuilt from the fingerprint table, so none is missed."""
-    if _has_table(con, "membership") and con.execute("SELECT 1 FROM membership WHERE id = 0").fetchone():
-        return load_filter(con)
-    return rebuild_filter(con)
+    row = _filter_row(con)
+    return MembershipFilter.from_row(*row) if row else rebuild_filter(con)
 
 
 def save_filter(con: sqlite3.Connection, membership: MembershipFilter) -> MembershipFilter:
@@ -208,8 +213,7 @@ def remove_repo(index_path: str | Path, repo: str) -> int:
         with con:
             n = delete_sources(con, "repo = ?", (repo,))
             update_languages(con)
-            con.execute("INSERT OR REPLACE INTO membership VALUES (0, ?, ?, ?, ?)",
-                        rebuild_filter(con).to_row())
+            save_filter(con, rebuild_filter(con))
             return n
     finally:
         con.close()

@@ -183,6 +183,11 @@ def _python_env_selection(names: list[str]) -> set[str]:
     return wanted
 
 
+def _unknown_source(spec: str) -> FileNotFoundError:
+    return FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL, "
+                             f"'python-env' or 'python-env:REPO[,REPO...]'")
+
+
 def check_source(spec: str) -> None:
     """Fail before any worker starts on a SOURCE that cannot be opened (git URLs
     are checked when cloned)."""
@@ -192,8 +197,7 @@ def check_source(spec: str) -> None:
         _python_env_selection(spec.split(":", 1)[1].split(","))
         return
     if not Path(spec).expanduser().exists():
-        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL, "
-                                f"'python-env' or 'python-env:REPO[,REPO...]'")
+        raise _unknown_source(spec)
 
 
 def _dist_repo(dist: md.Distribution) -> Repo:
@@ -223,5 +227,4 @@ def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:
     elif path.is_dir():
         yield from_folder(path)
     else:
-        raise FileNotFoundError(f"{spec}: not a folder, a .tar.gz/.zip archive, a git URL, "
-                                f"'python-env' or 'python-env:REPO[,REPO...]'")
+        raise _unknown_source(spec)

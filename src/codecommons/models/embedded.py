@@ -97,11 +97,8 @@ def part_paths(spec: EmbeddedModel) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _verify(path: Path, spec: EmbeddedModel) -> None:

@@ -59,6 +59,13 @@ class PublicCodePolicy:
         return [m.to_dict() for m in self.index.attribute(text)] if text.strip() else []
 
 
+def shifted(matches: list[dict], offset: int) -> list[dict]:
+    """Matches with their query spans moved by ``offset`` characters: spans are in
+    the text a client receives, which may start with its own prompt (echo)."""
+    return [{**m, "query_start": m["query_start"] + offset, "query_end": m["query_end"] + offset}
+            for m in matches]
+
+
 class PublicCodeGate:
     """One generation's check: feed generated text, get what may be sent."""
 

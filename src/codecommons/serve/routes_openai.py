@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from codecommons.serve import protocol_openai as oa
 from codecommons.serve.errors import error_event, log_stream_error
 from codecommons.serve.generation import Delta, Done, Prepared
+from codecommons.serve.public_code import shifted
 from codecommons.serve.state import ServerState, collect
 
 router = APIRouter()
@@ -43,10 +44,11 @@ async def completions(body: oa.CompletionRequest, request: Request):
             for i, prep in enumerate(preps) for j in range(body.n)]
     rid, created = oa.new_id("cmpl"), oa.now()
 
-    def chunk(index: int, text: str, finish: str | None, done: Done | None = None) -> dict:
+    def chunk(index: int, text: str, finish: str | None, done: Done | None = None,
+              offset: int = 0) -> dict:
         choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
         return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
-                "choices": [_attributed(choice, done)]}
+                "choices": [_attributed(choice, done, offset)]}
 
     if body.stream:
         include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
@@ -54,12 +56,9 @@ async def completions(body: oa.CompletionRequest, request: Request):
     choices, n_prompt, n_gen = [], 0, 0
     for i, prompt in enumerate(body.prompts()):
         for j, (text, done) in enumerate(await _collect_samples(request, st, jobs[i * body.n:(i + 1) * body.n])):
-            if body.echo:
-                text = prompt + text
-                for m in done.attribution or []:  # spans are in the choice's text
-                    m["query_start"] += len(prompt)
-                    m["query_end"] += len(prompt)
-            choices.append(chunk(i * body.n + j, text, _finish(done), done)["choices"][0])
+            offset = len(prompt) if body.echo else 0
+            choices.append(chunk(i * body.n + j, prompt[:offset] + text, _finish(done), done,
+                                 offset)["choices"][0])
             n_prompt += done.n_prompt if j == 0 else 0
             n_gen += done.n_generated
     return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
@@ -98,11 +97,11 @@ async def chat_completions(body: oa.ChatRequest, request: Request):
             "choices": choices, "usage": oa.usage(prep.n_prompt, n_gen)}
 
 
-def _attributed(choice: dict, done: Done | None) -> dict:
+def _attributed(choice: dict, done: Done | None, offset: int = 0) -> dict:
     """Our documented extension: `attribution`, the choice's matches in the code
     index (README "Attribution"), on a choice's last chunk when --index is on."""
     if done is not None and done.attribution is not None:
-        choice["attribution"] = done.attribution
+        choice["attribution"] = shifted(done.attribution, offset)
     return choice
 
 

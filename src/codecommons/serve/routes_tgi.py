@@ -12,6 +12,7 @@ from codecommons import __version__
 from codecommons.serve import protocol_tgi as tgi
 from codecommons.serve.errors import error_event, log_stream_error
 from codecommons.serve.generation import Delta
+from codecommons.serve.public_code import shifted
 from codecommons.serve.routes_openai import SSE_HEADERS, sse
 from codecommons.serve.state import ServerState, collect
 
@@ -44,8 +45,7 @@ def _attributed(out: dict, done, offset: int = 0) -> dict:
     """Our documented extension: `attribution`, the generated text's matches in the
     code index (README "Attribution"), when the server runs with --index."""
     if done.attribution is not None:
-        out["attribution"] = [{**m, "query_start": m["query_start"] + offset,
-                               "query_end": m["query_end"] + offset} for m in done.attribution]
+        out["attribution"] = shifted(done.attribution, offset)
     return out
 
 
