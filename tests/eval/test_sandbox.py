@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -522,16 +523,23 @@ def test_each_program_gets_fresh_process_and_scratch(path):
         assert leave.stdout != check.stdout  # two processes
 
 
-def test_signal_state_of_a_fresh_interpreter(path):
-    res = py("""
-        import signal
-        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-        assert int(status["SigBlk"], 16) == 0, status["SigBlk"]
-        changed = {s.name: signal.getsignal(s) for s in signal.Signals
-                   if signal.getsignal(s) not in (signal.SIG_DFL, None)}
-        assert changed == {"SIGINT": signal.default_int_handler, "SIGPIPE": signal.SIG_IGN,
-                           "SIGXFSZ": signal.SIG_IGN}, changed
-    """)
+@pytest.mark.parametrize("harness_sighup", [signal.SIG_DFL, signal.SIG_IGN])
+def test_signal_state_of_a_fresh_interpreter(path, harness_sighup):
+    """A program starts with a fresh interpreter's signal state, whatever the
+    harness ignores (run under nohup, it ignores SIGHUP)."""
+    before = signal.signal(signal.SIGHUP, harness_sighup)
+    try:
+        res = py("""
+            import signal
+            status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+            assert int(status["SigBlk"], 16) == 0, status["SigBlk"]
+            changed = {s.name: signal.getsignal(s) for s in signal.Signals
+                       if signal.getsignal(s) not in (signal.SIG_DFL, None)}
+            assert changed == {"SIGINT": signal.default_int_handler, "SIGPIPE": signal.SIG_IGN,
+                               "SIGXFSZ": signal.SIG_IGN}, changed
+        """)
+    finally:
+        signal.signal(signal.SIGHUP, before)
     assert res.status == "passed", res
 
 

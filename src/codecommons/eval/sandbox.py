@@ -431,6 +431,12 @@ def _prlimit_argv(limits: SandboxLimits, nproc_extra: int = 0) -> list[str]:
     return argv + ["--"]
 
 
+# Signals the caller ignores stay ignored across exec (a harness run under nohup
+# ignores SIGHUP): coreutils' env resets every disposition, so each program starts
+# with a fresh interpreter's signal state whatever launched the harness.
+_DEFAULT_SIGNALS = ["env", "--default-signal", "--"]
+
+
 def _setpriv_argv(uid: int) -> list[str]:
     return [
         "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -570,7 +576,7 @@ def _bwrap_launch(cmd, files, limits, uid, env_extra, ro_binds, status_w) -> _La
         a += _prlimit_argv(limits) + _setpriv_argv(uid)
     else:
         a += ["--"] + _prlimit_argv(limits, nproc_extra=len(_pids_of_uid(os.getuid())))
-    a += list(cmd)
+    a += _DEFAULT_SIGNALS + list(cmd)
     return _Launch(argv=a, env={}, cwd="/", pass_fds=fds + [status_w],
                    scratch=BWRAP_SCRATCH)
 
@@ -630,7 +636,7 @@ def _unshare_launch(cmd, files, limits, uid, env_extra, ro_binds) -> _Launch:
          "unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--propagation", "private",
          "--fork", "--kill-child", "--mount-proc", "--",
          "sh", "-c", script, "sh", str(limits.disk_mb * _MiB), staging]
-    a += _prlimit_argv(limits) + _setpriv_argv(uid) + list(cmd)
+    a += _prlimit_argv(limits) + _setpriv_argv(uid) + _DEFAULT_SIGNALS + list(cmd)
     return _Launch(argv=a, env=env, cwd="/", pass_fds=[],
                    scratch=UNSHARE_SCRATCH, staging=staging)
 
@@ -643,7 +649,7 @@ def _unsafe_launch(cmd, files, limits, env_extra) -> _Launch:
         with open(path, "wb") as f:
             f.write(data)
     env = _sandbox_env(staging, env_extra)
-    argv = (_prlimit_argv(limits) if shutil.which("prlimit") else []) + list(cmd)
+    argv = (_prlimit_argv(limits) if shutil.which("prlimit") else []) + _DEFAULT_SIGNALS + list(cmd)
     return _Launch(argv=argv, env=env, cwd=staging, pass_fds=[],
                    scratch=staging, staging=staging)
 
