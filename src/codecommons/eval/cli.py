@@ -39,7 +39,7 @@ class GenerationConfig:
     seed: int = field(0, "sampling seed (sample i uses seed + i)")
     limit: int = field(0, "only the first K problems (0: all)")
     n_ctx: int = field(4096, "context length for local models")
-    data: str = field("", "local data file for the task (default: ../shared/benchmarks)")
+    data: str = field("", "local data file for the task (default: the copy shipped in the package)")
 
     def __post_init__(self) -> None:
         problems = []

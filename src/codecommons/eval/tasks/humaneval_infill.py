@@ -3,7 +3,7 @@ Middle" (Bavarian et al., 2022). HumanEval with a span of the canonical solution
 removed (one line, several lines, or a random span); the model fills it from the
 prefix and suffix, and the tests run on the reassembled function.
 
-Data: openai/human-eval-infilling (MIT), in ../shared/benchmarks/humaneval-infilling.
+Data: openai/human-eval-infilling (MIT), shipped in codecommons/benchmarks/data/humaneval-infilling.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ asserts. We use the sanitized subset (427 problems, hand-verified descriptions) 
 as the paper evaluates, its test split: task_ids 11-510 (257 problems); the paper's
 prompt shows the description and the tests the code must pass.
 
-Data: google-research/google-research mbpp/sanitized-mbpp.json (CC BY 4.0), in
-../shared/benchmarks/mbpp.
+Data: google-research/google-research mbpp/sanitized-mbpp.json (CC BY 4.0), shipped in
+codecommons/benchmarks/data/mbpp.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Code Generation" (Cassano et al., 2023). HumanEval translated to other languages
 exits with status 0, as in MultiPL-E's own evaluator.
 
 Data: nuprl/MultiPL-E prompts/humaneval-{lang}-reworded.jsonl (BSD-3-Clause with a
-machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-e.
+machine-learning restriction: evaluation only), shipped in codecommons/benchmarks/data/multipl-e.
 """
 
 from __future__ import annotations

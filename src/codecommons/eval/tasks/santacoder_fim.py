@@ -4,7 +4,7 @@ and Java, from MultiPL-E) is removed in turn; the model infills it from the rest
 the function; the score is exact match of the first generated line.
 
 Data: nuprl/MultiPL-E prompts/fim-humaneval-{py,js,java}.json (BSD-3-Clause with a
-machine-learning restriction: evaluation only), in ../shared/benchmarks/multipl-e.
+machine-learning restriction: evaluation only), shipped in codecommons/benchmarks/data/multipl-e.
 """
 
 from __future__ import annotations
