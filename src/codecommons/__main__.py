@@ -12,7 +12,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "serve": ("codecommons.serve.cli", "serve a code model over OpenAI- and TGI-compatible HTTP APIs"),
     "models": ("codecommons.models.cli", "list the registry's models, assemble or verify them"),
     "curate": ("codecommons.data.pipeline", "build a permissive, PII-redacted code dataset (Parquet)"),
-    "optout": ("codecommons.data.optout", "opt repositories and authors out; is X in a dataset?"),
+    "optout": ("codecommons.optout.cli", "opt repositories and authors out, answer opt-out requests; is X in a dataset?"),
     "pii": ("codecommons.pii.cli", "find and redact secrets and personal data in text"),
     "index": ("codecommons.attribution.cli:index_main", "build or update an attribution index over a curated dataset"),
     "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),

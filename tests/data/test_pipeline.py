@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from codecommons.data import steps
+from codecommons import dataset
 from codecommons.data.pipeline import CurateConfig, _warm_license_index, main, make_executor, run
 
 COMMON = Path("/usr/share/common-licenses")
@@ -293,11 +293,11 @@ def test_nothing_kept_gives_an_empty_dataset(tmp_path, capsys):
     import pyarrow.parquet as pq
 
     table = pq.read_table(shards[0])
-    assert table.num_rows == 0 and table.schema == steps.output_schema()
+    assert table.num_rows == 0 and table.schema == dataset.schema()
     datasets = pytest.importorskip("datasets")
     ds = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train",
                                streaming=True)
-    assert list(ds) == [] and list(ds.features) == steps.output_schema().names
+    assert list(ds) == [] and list(ds.features) == dataset.schema().names
     stats = json.loads((out / "stats.json").read_text())
     assert (stats["kept_files"], stats["total_files"]) == (0, 2)
     assert stats["excluded"] == {"empty": 1, "license_no_license": 1}

@@ -13,7 +13,8 @@ import zipfile
 
 import pytest
 
-from codecommons.data.sources import check_source, is_license_file, open_source
+from codecommons.data.sources import check_source, open_source
+from codecommons.licenses import is_license_source
 
 
 def records(spec):
@@ -105,6 +106,23 @@ def test_unknown_source_says_what_is_accepted(tmp_path):
         list(open_source(str(tmp_path / "missing")))
 
 
-def test_license_file_names():
-    assert is_license_file("LICENSE") and is_license_file("sub/COPYING.txt")
-    assert is_license_file("README.md") and not is_license_file("src/main.py")
+def test_licence_pass_sees_record_but_documents_do_not():
+    """A distribution's RECORD says which packages its dist-info licence covers: the
+    licence pass (a `select`) reads it, the documents never include it."""
+    [repo] = open_source("python-env:pypi/h11")
+    licence_pass = {f.path for f in repo.files(is_license_source)}
+    assert any(p.endswith(".dist-info/RECORD") for p in licence_pass)
+    assert any(p.endswith(".dist-info/METADATA") for p in licence_pass)
+    assert not any(p.endswith("RECORD") for p in (f.path for f in repo.files()))
+    assert repo.metadata_text and "Name: h11" in repo.metadata_text
+
+
+def test_source_tree_pkg_info_is_its_metadata(tmp_path):
+    root = tmp_path / "sdist"
+    root.mkdir()
+    (root / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: thing\nAuthor-email: a@b.org\n")
+    (root / "thing.py").write_text("x = 1\n")
+    [repo] = open_source(str(root))
+    assert "Name: thing" in repo.metadata_text
+    [plain] = open_source(str(tmp_path / "sdist" / ".."))  # a folder without one
+    assert plain.metadata_text is None

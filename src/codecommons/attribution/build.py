@@ -1,8 +1,8 @@
 """`commons index build`: a curated dataset's Parquet shards -> the code index.
 
-Reads DATASET/data/*.parquet (what `commons curate` writes: content, repo, path,
-language, license, license_type, sha256) shard by shard, batch by batch (only the
-needed columns). A shard already indexed with the same content is skipped, so
+Reads DATASET/data/*.parquet (`codecommons.dataset`: the rows `commons curate`
+writes; content, repo, path, language, license, license_type, sha256 are used)
+shard by shard, batch by batch (only the needed columns). A shard already indexed with the same content is skipped, so
 adding a shard later indexes only it and a changed shard is re-indexed. Each
 shard is one transaction (its sources, fingerprints and the membership filter
 together), so an interrupted build resumes where it stopped.
@@ -15,10 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+from codecommons import dataset
 from codecommons.codeindex.store import (connect, delete_sources, index_text, load_filter,
                                          save_filter, update_common, update_languages)
 
+# What the index keeps of a row; content, repo and path are required, the rest
+# are read where a shard has them.
 COLUMNS = ["content", "repo", "path", "language", "license", "license_type", "sha256"]
+REQUIRED = {"content", "repo", "path"}
 BATCH_ROWS = 512
 # Winnowed fingerprints per byte of code: ~0.026 on the standard library (k=12,
 # w=8); sized at twice that so the filter keeps its error rate.
@@ -46,11 +50,9 @@ def content_bytes(shards: list[Path]) -> int:
 
 
 def _index_shard(con, shard: Path, membership, stats: dict) -> None:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(shard)
-    cols = [c for c in COLUMNS if c in pf.schema_arrow.names]
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
+    have = set(dataset.column_names(shard))
+    cols = [c for c in COLUMNS if c in have or c in REQUIRED]
+    for batch in dataset.batches(shard, cols, BATCH_ROWS):
         d = batch.to_pydict()
         none = [None] * batch.num_rows
         for content, repo, path, lang, lic, ltype, sha in zip(
@@ -67,10 +69,7 @@ def _index_shard(con, shard: Path, membership, stats: dict) -> None:
 
 def build(dataset_dir: str | Path, index_path: str | Path, progress: bool = True) -> dict:
     """Index every shard of DATASET_DIR/data/*.parquet not yet in the index."""
-    shards = sorted(Path(dataset_dir, "data").glob("*.parquet"))
-    if not shards:
-        raise FileNotFoundError(f"no shards in {Path(dataset_dir, 'data')}: give the folder "
-                                f"`commons curate --out` wrote")
+    shards = dataset.shards(dataset_dir)
     con = connect(index_path, create=True)
     stats = {"shards": 0, "skipped_shards": 0, "files": 0, "duplicates": 0, "bytes": 0}
     t0 = time.perf_counter()

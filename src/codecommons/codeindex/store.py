@@ -207,11 +207,19 @@ def languages(con: sqlite3.Connection) -> list[tuple[str, int]]:
 
 
 def remove_repo(index_path: str | Path, repo: str) -> int:
-    """Delete a repository's sources and fingerprints (opt-out); returns files removed."""
+    """Delete the sources and fingerprints of the repositories an opt-out value
+    names, matched as the opt-out registry matches them (codecommons.optout: case,
+    URL form and `.git` do not matter; `host/org/*` takes every repository below);
+    returns files removed. ValueError when `repo` is not a repository value."""
+    from codecommons.optout.registry import Entry, Registry, normalize_repo
+
+    wanted = Registry(entries=[Entry("repo", normalize_repo(repo), "")])
     con = connect(index_path)
     try:
         with con:
-            n = delete_sources(con, "repo = ?", (repo,))
+            names = [r for (r,) in con.execute("SELECT DISTINCT repo FROM sources")
+                     if r is not None and wanted.match_repo(r)]
+            n = sum(delete_sources(con, "repo = ?", (name,)) for name in names)
             update_languages(con)
             save_filter(con, rebuild_filter(con))
             return n

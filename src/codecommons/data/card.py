@@ -12,19 +12,17 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from codecommons import dataset
+
 
 def collect(out: Path) -> dict:
-    import pyarrow.parquet as pq
-
     languages: dict[str, Counter] = defaultdict(Counter)
     licenses: dict[str, Counter] = defaultdict(Counter)
     redactions: Counter = Counter()
-    for shard in sorted((out / "data").glob("*.parquet")):
-        table = pq.read_table(shard, columns=["language", "license", "size", "redactions"])
-        for row in table.to_pylist():
-            languages[row["language"]].update(files=1, bytes=row["size"])
-            licenses[row["license"] or "none"].update(files=1, bytes=row["size"])
-            redactions.update({k: v for k, v in (row["redactions"] or {}).items() if v})
+    for row in dataset.rows(out, columns=["language", "license", "size", "redactions"]):
+        languages[row["language"]].update(files=1, bytes=row["size"])
+        licenses[row["license"] or "none"].update(files=1, bytes=row["size"])
+        redactions.update({k: v for k, v in (row["redactions"] or {}).items() if v})
     excluded: Counter = Counter()
     for part in sorted((out / "excluded").glob("*.jsonl")):
         for line in part.read_text().splitlines():

@@ -30,6 +30,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from codecommons import dataset
 from codecommons.config import add_arguments, field, from_args, manifest
 from codecommons.data.dedup import DedupConfig
 from codecommons.data.quality import QualityConfig
@@ -109,7 +110,7 @@ def final_stage(cfg: CurateConfig, decisions: Path) -> list:
         steps.RedactPII(),
         ParquetWriter(str(Path(cfg.out) / "data"), output_filename="${rank}.parquet",
                       adapter=steps.output_row, compression="snappy",
-                      schema=steps.output_schema()),
+                      schema=dataset.schema()),
     ]
 
 
@@ -162,7 +163,7 @@ def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = N
         raise FileExistsError(f"{out} is not empty: pass --resume to continue that run, or "
                               f"choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    from codecommons.data.optout import Registry
+    from codecommons.optout.registry import Registry
 
     run_manifest = {**manifest(cfg), "quality": asdict(quality), "dedup": asdict(dedup),
                     "sources": sources,
@@ -198,10 +199,8 @@ def ensure_a_shard(data: Path) -> None:
         return
     import pyarrow.parquet as pq
 
-    from codecommons.data import steps
-
     data.mkdir(parents=True, exist_ok=True)
-    pq.ParquetWriter(data / "00000.parquet", steps.output_schema(), compression="snappy").close()
+    pq.ParquetWriter(data / "00000.parquet", dataset.schema(), compression="snappy").close()
 
 
 def _warm_license_index() -> None:

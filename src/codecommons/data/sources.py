@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from codecommons.pkginfo import parse as parse_metadata
+
 MAX_FILE_BYTES = 1 << 20  # 1 MiB, as The Stack's per-file cap
 BINARY_SNIFF = 8192
-LICENSE_NAMES = ("license", "licence", "copying", "notice", "copyright", "readme")
 
 
 @dataclass
@@ -44,12 +45,10 @@ class Repo:
     # files(select=None): re-iterable; `select(path)` limits which files are read
     # (the licence pass reads only licence-like files).
     files: Callable[..., Iterator[FileRecord]]
-    package_license: str | None = None  # from package metadata (dist-info METADATA)
+    # The package metadata (METADATA / PKG-INFO text) of a python-env distribution or
+    # of a source tree with a PKG-INFO at its root: its licence is the fallback for
+    # files no licence file covers, its authors are matched against opt-outs.
     metadata_text: str | None = field(default=None, repr=False)
-
-
-def is_license_file(path: str) -> bool:
-    return Path(path).name.lower().startswith(LICENSE_NAMES)
 
 
 def decode(data: bytes, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
@@ -96,13 +95,24 @@ def folder_files(root: Path, names: list[str] | None = None, max_bytes: int = MA
 
 def from_folder(path: Path, name: str | None = None) -> Repo:
     path = path.resolve()
+    meta = _root_metadata(path)
     if (path / ".git").exists():
         out = subprocess.run(["git", "-C", str(path), "ls-files", "-z"], capture_output=True,
                              check=True)
         tracked = [n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
         return Repo(name or path.name, str(path),
-                    lambda select=None: folder_files(path, tracked, select=select))
-    return Repo(name or path.name, str(path), lambda select=None: folder_files(path, select=select))
+                    lambda select=None: folder_files(path, tracked, select=select), meta)
+    return Repo(name or path.name, str(path), lambda select=None: folder_files(path, select=select),
+                meta)
+
+
+def _root_metadata(path: Path) -> str | None:
+    """A source distribution's PKG-INFO at the root of a folder, if any."""
+    pkg_info = path / "PKG-INFO"
+    if pkg_info.is_file() and not pkg_info.is_symlink():
+        text, _ = decode(pkg_info.read_bytes())
+        return text
+    return None
 
 
 def from_git_url(url: str, workdir: Path) -> Repo:
@@ -159,9 +169,20 @@ def python_env() -> Iterator[Repo]:
         names.append("LICENSE.txt")
     yield Repo("python/cpython-stdlib", str(stdlib),
                lambda select=None: folder_files(stdlib, names, select=select))
-    dists = {d.metadata["Name"].lower(): d for d in md.distributions() if d.metadata["Name"]}
-    for key in sorted(dists):
-        yield _dist_repo(dists[key])
+    for _, dist, meta in sorted(_distributions(), key=lambda t: t[0].lower()):
+        yield _dist_repo(dist, meta)
+
+
+def _distributions() -> Iterator[tuple[str, md.Distribution, str]]:
+    """(name, distribution, metadata text) of every installed distribution with a name;
+    the first found wins when two share one (as importlib.metadata resolves imports)."""
+    seen = set()
+    for dist in md.distributions():
+        meta = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+        name = parse_metadata(meta).name
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            yield name, dist, meta
 
 
 def _some_of_python_env(names: list[str]) -> Iterator[Repo]:
@@ -174,8 +195,7 @@ def _some_of_python_env(names: list[str]) -> Iterator[Repo]:
 def _python_env_selection(names: list[str]) -> set[str]:
     """Lower-cased repo names asked for, all of which exist (else a clear error)."""
     wanted = {n.strip().lower() for n in names if n.strip()}
-    have = {"python/cpython-stdlib"} | {f"pypi/{d.metadata['Name']}".lower()
-                                        for d in md.distributions() if d.metadata["Name"]}
+    have = {"python/cpython-stdlib"} | {f"pypi/{name}".lower() for name, _, _ in _distributions()}
     if not wanted or wanted - have:
         raise FileNotFoundError(f"python-env has no {', '.join(sorted(wanted - have)) or 'repo named'}: "
                                 f"name the standard library python/cpython-stdlib and distributions "
@@ -200,14 +220,17 @@ def check_source(spec: str) -> None:
         raise _unknown_source(spec)
 
 
-def _dist_repo(dist: md.Distribution) -> Repo:
+def _dist_repo(dist: md.Distribution, meta: str) -> Repo:
     root = Path(dist.locate_file(""))
-    names = sorted(str(f) for f in dist.files or []
-                   if not str(f).endswith((".pyc", "RECORD", "INSTALLER", "REQUESTED"))
-                   and not str(f).startswith(".."))
-    meta = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
-    return Repo(f"pypi/{dist.metadata['Name']}", str(root),
-                lambda select=None: folder_files(root, names, select=select), metadata_text=meta)
+    files = [str(f) for f in dist.files or [] if not str(f).startswith("..")]
+    names = sorted(f for f in files if not f.endswith((".pyc", "RECORD", "INSTALLER", "REQUESTED")))
+    # RECORD is no code, but says which packages the dist-info's licence files cover:
+    # offered to the licence pass (a `select`), never as a document.
+    with_record = sorted(f for f in files if not f.endswith((".pyc", "INSTALLER", "REQUESTED")))
+    return Repo(f"pypi/{parse_metadata(meta).name}", str(root),
+                lambda select=None: folder_files(root, names if select is None else with_record,
+                                                 select=select),
+                metadata_text=meta or None)
 
 
 def open_source(spec: str, workdir: Path | None = None) -> Iterator[Repo]:

@@ -10,20 +10,14 @@ licence (SPDX expression) and licence type.
 
 from __future__ import annotations
 
-import hashlib
-
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from codecommons.data import language as lang
 from codecommons.data.quality import QualityConfig, quality_reason
-from codecommons.data.sources import MAX_FILE_BYTES, Repo, is_license_file, open_source
-
-# The stdlib's LICENSE.txt holds CPython's licence history (PSF, BeOpen, CNRI, CWI
-# terms, all permissive) plus GPL-compatibility notes that ScanCode reports as GPL
-# mentions; the licence it grants is the PSF License Agreement.
-KNOWN_REPO_LICENSES = {"python/cpython-stdlib": "PSF-2.0"}
+from codecommons.data.sources import MAX_FILE_BYTES, Repo, open_source
+from codecommons.dataset import DatasetRow
 
 
 class ReadRepos(PipelineStep):
@@ -46,7 +40,7 @@ class ReadRepos(PipelineStep):
                 index += 1
 
     def _documents(self, repo: Repo) -> DocumentsPipeline:
-        from codecommons.data.optout import metadata_authors
+        from codecommons.optout.authors import metadata_authors
 
         # Timed as datatrove's readers time theirs (time_stats, doc_len in the stage's
         # stats.json): one sample for the repository's licence files through ScanCode,
@@ -83,14 +77,13 @@ def classify(spdx: str | None) -> str:
 
 
 def repo_license_resolver(repo: Repo):
-    """path -> SPDX expression for one repository: the repository's known licence,
-    else its licence files with directory scoping, else its package metadata."""
-    from codecommons.licenses import from_package_metadata, license_for, scope_licenses
+    """path -> SPDX expression for one repository: its licence files with directory
+    scoping (licenses.is_license_source says which files those are), else its
+    package metadata."""
+    from codecommons.licenses import (from_package_metadata, is_license_source, license_for,
+                                      scope_licenses)
 
-    if repo.name in KNOWN_REPO_LICENSES:
-        known = KNOWN_REPO_LICENSES[repo.name]
-        return lambda path: known
-    texts = {f.path: f.text for f in repo.files(is_license_file) if f.text}
+    texts = {f.path: f.text for f in repo.files(is_license_source) if f.text}
     scoped = scope_licenses(texts)
     package = from_package_metadata(repo.metadata_text) if repo.metadata_text else None
 
@@ -184,38 +177,23 @@ class RedactPII(PipelineStep):
 
 
 def output_row(writer, doc: Document) -> dict:
-    """A dataset row (the Parquet schema of DIR/data)."""
+    """A dataset row (codecommons.dataset: the Parquet schema of DIR/data)."""
     m = doc.metadata
-    data = doc.text.encode("utf-8")
-    return {"content": doc.text, "repo": m["repo"], "path": m["path"], "language": m["language"],
-            "license": m.get("license") or "", "license_type": m["license_type"],
-            "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-            "redactions": m.get("redactions", {})}
-
-
-def _schemas():
-    """Explicit Parquet schemas: inferred ones break when a first batch has, say,
-    only empty MinHash lists (list<null>) and a later one real values."""
-    import pyarrow as pa
-
-    from codecommons.pii import ALL_KINDS
-
-    text = [("repo", pa.string()), ("path", pa.string()), ("language", pa.string()),
-            ("license", pa.string()), ("license_type", pa.string())]
-    intermediate = pa.schema([("text", pa.string()), ("id", pa.string()), *text,
-                              ("sha256", pa.string()), ("minhash", pa.list_(pa.uint64()))])
-    output = pa.schema([("content", pa.string()), *text, ("size", pa.int64()),
-                        ("sha256", pa.string()),
-                        ("redactions", pa.struct([(k, pa.int64()) for k in ALL_KINDS]))])
-    return intermediate, output
+    return DatasetRow.of(doc.text, repo=m["repo"], path=m["path"], language=m["language"],
+                         license=m.get("license"), license_type=m["license_type"],
+                         redactions=m.get("redactions")).to_dict()
 
 
 def intermediate_schema():
-    return _schemas()[0]
+    """Stage-1 survivors (DIR/work/filtered), explicit for the reason
+    dataset.schema() is: an inferred schema breaks when a first batch has only
+    empty MinHash lists (list<null>) and a later one real values."""
+    import pyarrow as pa
 
-
-def output_schema():
-    return _schemas()[1]
+    text = [("repo", pa.string()), ("path", pa.string()), ("language", pa.string()),
+            ("license", pa.string()), ("license_type", pa.string())]
+    return pa.schema([("text", pa.string()), ("id", pa.string()), *text,
+                      ("sha256", pa.string()), ("minhash", pa.list_(pa.uint64()))])
 
 
 def intermediate_row(writer, doc: Document) -> dict:

@@ -32,10 +32,11 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
 from codecommons.licenses.allowlist import spdx_licensing
+from codecommons.pkginfo import is_metadata_file
+from codecommons.pkginfo import parse as parse_metadata
 
 #: Longest text handed to ScanCode; licence files are far shorter, and a
 #: README's licence section sits well within it.
@@ -240,17 +241,6 @@ def _spdx_exact(value: str) -> str | None:
     return str(parsed)
 
 
-def _unfold(value: str) -> str:
-    """A multi-line METADATA field: continuation lines lose their indent and
-    the optional '|' marker."""
-    lines = value.splitlines()
-    out = [lines[0].strip()] if lines else []
-    for ln in lines[1:]:
-        ln = ln.strip()
-        out.append(ln[1:] if ln.startswith("|") else ln)
-    return "\n".join(out).strip()
-
-
 def from_package_metadata(metadata_text: str) -> str | None:
     """A Python distribution's licence from its METADATA / PKG-INFO text.
 
@@ -261,28 +251,21 @@ def from_package_metadata(metadata_text: str) -> str | None:
        ScanCode), several joined with AND (as ScanCode joins declared licences);
     4. `License` as free text ("MIT License", a pasted licence) via ScanCode.
     Returns None when none of them names a licence."""
-    msg = HeaderParser().parsestr(metadata_text)
-    expr = (msg.get("License-Expression") or "").strip()
-    if expr:
+    meta = parse_metadata(metadata_text)
+    if meta.license_expression:
         try:
-            parsed = spdx_licensing().parse(expr, validate=False)
+            parsed = spdx_licensing().parse(meta.license_expression, validate=False)
             if parsed is not None:
                 return str(parsed)
         except Exception:
             pass
-    field = _unfold(msg.get("License") or "")
-    if field.upper() in ("UNKNOWN", "NONE"):
-        field = ""
+    field = meta.license
     if field and "\n" not in field:
         exact = _spdx_exact(field)
         if exact:
             return exact
-    found = []
-    for c in msg.get_all("Classifier") or []:
-        c = " ".join(c.split())
-        if not c.startswith("License ::") or c in _UNINFORMATIVE_CLASSIFIERS:
-            continue
-        found.append(CLASSIFIER_SPDX.get(c) or detect_text(c))
+    found = [CLASSIFIER_SPDX.get(c) or detect_text(c) for c in meta.license_classifiers
+             if c not in _UNINFORMATIVE_CLASSIFIERS]
     combined = combine_and(found)
     if combined:
         return combined
@@ -301,12 +284,7 @@ def _parts(relpath: str) -> list[str]:
 
 def is_package_metadata(relpath: str) -> bool:
     """`*.dist-info/METADATA`, `*.egg-info/PKG-INFO` or an sdist's `PKG-INFO`."""
-    parts = _parts(relpath)
-    if not parts:
-        return False
-    if parts[-1] == "PKG-INFO":
-        return True
-    return parts[-1] == "METADATA" and len(parts) >= 2 and parts[-2].lower().endswith(".dist-info")
+    return is_metadata_file(relpath)
 
 
 def is_license_file(relpath: str) -> bool:
@@ -325,6 +303,17 @@ def is_license_file(relpath: str) -> bool:
     if name.startswith(_LICENSE_STEMS) or _LICENSE_WORD.search(name):
         return True
     return len(parts) >= 2 and parts[-2].lower() in _LICENSE_DIRS
+
+
+def is_license_source(relpath: str) -> bool:
+    """Whether licence scoping reads this file: a licence file, package metadata,
+    or a dist-info's RECORD / top_level.txt (what its licence covers). The one
+    test of "is this about licensing?" for every reader of repositories."""
+    if is_license_file(relpath) or is_package_metadata(relpath):
+        return True
+    parts = _parts(relpath)
+    return (len(parts) >= 2 and parts[-1] in ("RECORD", "top_level.txt")
+            and _DIST_INFO.search(parts[-2]) is not None)
 
 
 # -- scoping ------------------------------------------------------------------------
@@ -439,11 +428,7 @@ def read_license_files(root: str | os.PathLike) -> dict[str, str]:
             if full.is_symlink() or not full.is_file():
                 continue
             rel = full.relative_to(root).as_posix()
-            in_dist = any(_DIST_INFO.search(p) for p in _parts(rel)[:-1])
-            wanted = is_license_file(rel) or is_package_metadata(rel)
-            if in_dist and fn in ("RECORD", "top_level.txt"):
-                wanted = True
-            if wanted:
+            if is_license_source(rel):
                 try:
                     out[rel] = read_text(full)
                 except OSError:

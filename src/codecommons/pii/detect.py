@@ -40,6 +40,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from codecommons.pii.emails import EMAIL
+
 ALL_KINDS: tuple[str, ...] = ("email", "ip_address", "key", "password", "private_key")
 
 INSTALL_HINT = "pip install 'codecommons[data]'"
@@ -112,14 +114,8 @@ def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 # --- email --------------------------------------------------------------------
 
-# Stricter than BigCode's pattern (which allowed almost any character before the
-# `@`): RFC 5322's common local-part characters, dot-separated domain labels and
-# a letters-only TLD, so `lodash@4.17.21`, `a@b.T` (matmul) and `@decorator` are
-# not candidates.
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][\w.%+-]{0,63}"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})"
-    r"(?![\w-]|\.[A-Za-z0-9])")
+# The grammar is pii/emails.py's (one for every module); what follows is what
+# makes an address personal data.
 
 # RFC 2606 / RFC 6761 reserved names can never be anyone's address: not PII.
 # (BigCode's annotators counted them as emails; redacting them would only erase
@@ -143,7 +139,7 @@ def _find_emails(text: str) -> list[Finding]:
     if "@" not in text:
         return []
     found = []
-    for m in _EMAIL.finditer(text):
+    for m in EMAIL.finditer(text):
         value = m.group()
         domain = value.rsplit("@", 1)[1]
         if _RESERVED_DOMAIN.search(domain) or m.group(1).lower() in _FILE_EXTENSIONS:
