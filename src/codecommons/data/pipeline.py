@@ -33,16 +33,18 @@ from pathlib import Path
 from codecommons import dataset
 from codecommons.config import add_arguments, field, from_args, manifest
 from codecommons.data.dedup import DedupConfig
+from codecommons.data.executors import EXECUTORS, ClusterConfig, ClusterError
 from codecommons.data.quality import QualityConfig
 
-EXECUTORS = ("local", "slurm", "ray")
+DECONTAMINATE = ("all", "none")
 
 
 @dataclass
 class CurateConfig:
     out: str = field("", "output folder (DIR/data, DIR/excluded, DIR/stats.json, DIR/README.md)")
-    workers: int = field(1, "processes (and ranks) on this machine")
-    executor: str = field("local", "local | slurm | ray (slurm/ray: datatrove's executors)")
+    workers: int = field(1, "ranks: processes on this machine, or tasks on a cluster")
+    executor: str = field("local", "local | slurm | ray (datatrove's executors; see --partition, "
+                                   "--ray-address)")
     resume: bool = field(False, "continue an interrupted run in DIR (finished ranks are kept)")
     max_file_bytes: int = field(1 << 20, "files larger than this are excluded")
     keep_no_license: bool = field(False, "keep files with no licence (default: excluded)")
@@ -50,6 +52,8 @@ class CurateConfig:
     clamav_db: str = field("", "ClamAV signature files/folders, comma-separated (never downloaded)")
     yara_rules: str = field("", "YARA rule files, comma-separated")
     clamd: bool = field(False, "scan through a private clamd per worker (large databases)")
+    decontaminate: str = field("all", "all: drop files holding any benchmark `commons eval` has "
+                                      "the data of; none: keep them")
     progress: bool = field(True, "show progress")
 
     def __post_init__(self) -> None:
@@ -60,6 +64,9 @@ class CurateConfig:
             problems.append(f"--workers must be >= 1, got {self.workers}")
         if self.executor not in EXECUTORS:
             problems.append(f"--executor must be one of {', '.join(EXECUTORS)}")
+        if self.decontaminate not in DECONTAMINATE:
+            problems.append(f"--decontaminate must be one of {', '.join(DECONTAMINATE)}, "
+                            f"got {self.decontaminate!r}")
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -87,8 +94,9 @@ def filter_stage(sources: list[str], cfg: CurateConfig, quality: QualityConfig,
         steps.Quality(quality, exclusion_writer=_excluded(cfg, "quality")),
         MalwareScan(_paths(cfg.clamav_db), _paths(cfg.yara_rules), clamd=cfg.clamd,
                     exclusion_writer=_excluded(cfg, "malware")),
-        decontaminate(Path(cfg.out) / "work" / "decontam-index",
-                      exclusion_writer=_excluded(cfg, "decontam")),
+        *([decontaminate(Path(cfg.out) / "work" / "decontam-index",
+                         exclusion_writer=_excluded(cfg, "decontam"))]
+          if cfg.decontaminate == "all" else []),
         Signatures(dedup),
         ParquetWriter(str(Path(cfg.out) / "work" / "filtered"), output_filename="${rank}.parquet",
                       adapter=steps.intermediate_row, compression="snappy",
@@ -127,63 +135,61 @@ def _excluded(cfg: CurateConfig, stage: str):
                        adapter=steps.excluded_row, compression=None)
 
 
-def make_executor(pipeline: list, cfg: CurateConfig, stage: str = "filter"):
-    logs = str(Path(cfg.out) / "logs" / stage)
-    if cfg.executor == "local":
-        from datatrove.executor import LocalPipelineExecutor
+def make_executor(pipeline: list, cfg: CurateConfig, stage: str = "filter",
+                  cluster: ClusterConfig | None = None):
+    """The executor (data/executors.py) that runs one stage's ranks."""
+    from codecommons.data.executors import make_executor as _make
 
-        # fork, not datatrove's default forkserver: forked workers inherit the ScanCode
-        # licence index that run() loaded (_warm_license_index), where forkserver
-        # workers each load it again (~6-10 s per rank).
-        return LocalPipelineExecutor(pipeline, tasks=cfg.workers, workers=cfg.workers,
-                                     logging_dir=logs, skip_completed=True, start_method="fork")
-    if cfg.executor == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
-        return SlurmPipelineExecutor(pipeline, tasks=cfg.workers, time="24:00:00",
-                                     partition="default", logging_dir=logs, job_name="curate")
-    from datatrove.executor import RayPipelineExecutor
-
-    return RayPipelineExecutor(pipeline, tasks=cfg.workers, logging_dir=logs)
+    return _make(pipeline, cfg.executor, cfg.workers, Path(cfg.out) / "logs" / stage, cluster,
+                 name=f"curate-{stage}")
 
 
 def run(sources: list[str], cfg: CurateConfig, quality: QualityConfig | None = None,
-        dedup: DedupConfig | None = None) -> dict:
+        dedup: DedupConfig | None = None, cluster: ClusterConfig | None = None) -> dict:
+    from codecommons.data import decontam
     from codecommons.data.card import write_card
-    from codecommons.data.decontam import build_index
     from codecommons.data.dedup import write_decisions
-
+    from codecommons.data.executors import check, run_stage
     from codecommons.data.sources import check_source
+    from codecommons.optout.registry import Registry
 
     for source in sources:
         check_source(source)
+    check(cfg.executor, cluster or ClusterConfig())
     quality, dedup = quality or QualityConfig(), dedup or DedupConfig()
     out = Path(cfg.out)
     if out.exists() and any(out.iterdir()) and not cfg.resume:
         raise FileExistsError(f"{out} is not empty: pass --resume to continue that run, or "
                               f"choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    from codecommons.optout.registry import Registry
-
+    benchmarks = decontam.benchmarks(cfg.decontaminate)
     run_manifest = {**manifest(cfg), "quality": asdict(quality), "dedup": asdict(dedup),
                     "sources": sources,
-                    "opt_out_digest": Registry.load(cfg.opt_out or None).digest()}
-    for run_control in ("resume", "progress", "out"):  # not part of what the data is
+                    "opt_out_digest": Registry.load(cfg.opt_out or None).digest(),
+                    "decontamination": decontam.describe(benchmarks)}
+    # Not part of what the data is: where and how the run ran (datatrove records the
+    # executor's settings in DIR/logs/<stage>/executor.json).
+    for run_control in ("resume", "progress", "out", "executor"):
         run_manifest["config"].pop(run_control)
     saved = out / "curate.json"
     if cfg.resume and saved.exists():
         before = json.loads(saved.read_text())
-        keys = ("sources", "quality", "dedup", "config", "opt_out_digest")
+        keys = ("sources", "quality", "dedup", "config", "opt_out_digest", "decontamination")
         if any(before.get(k) != run_manifest[k] for k in keys):
             raise ValueError(f"{out} was made from other sources or settings; resume with the "
                              f"same ones ({before['sources']}) or choose a new --out")
     saved.write_text(json.dumps(run_manifest, indent=2) + "\n")
-    _warm_license_index()
-    build_index(out / "work" / "decontam-index")
-    make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter").run()
+    if cfg.executor == "local":
+        _warm_license_index()
+    if benchmarks:
+        decontam.build_index(out / "work" / "decontam-index", benchmarks)
+    logs = out / "logs"
+    run_stage(make_executor(filter_stage(sources, cfg, quality, dedup), cfg, "filter", cluster),
+              "filter", logs / "filter")
     write_decisions(out / "work" / "filtered", out / "work" / "dedup.jsonl", dedup)
     if any((out / "work" / "filtered").glob("*.parquet")):  # else datatrove's reader raises
-        make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final").run()
+        run_stage(make_executor(final_stage(cfg, out / "work" / "dedup.jsonl"), cfg, "final", cluster),
+                  "final", logs / "final")
     ensure_a_shard(out / "data")
     return write_card(out, run_manifest)
 
@@ -204,8 +210,9 @@ def ensure_a_shard(data: Path) -> None:
 
 
 def _warm_license_index() -> None:
-    """Load ScanCode's licence index once, in this process, before make_executor's
-    workers fork from it (and for --workers 1, which runs ranks in this process)."""
+    """Load ScanCode's licence index once, in this process, before the local
+    executor's workers fork from it (and for --workers 1, which runs ranks in this
+    process). Cluster ranks load it in their own processes."""
     from codecommons.licenses import load_index
 
     load_index()
@@ -219,11 +226,13 @@ def main(argv: list[str]) -> int:
     add_arguments(ap, CurateConfig)
     add_arguments(ap, QualityConfig)
     add_arguments(ap, DedupConfig)
+    add_arguments(ap, ClusterConfig)
     args = ap.parse_args(argv)
     try:
         cfg, quality = from_args(CurateConfig, args), from_args(QualityConfig, args)
-        stats = run(args.sources, cfg, quality, from_args(DedupConfig, args))
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
+        stats = run(args.sources, cfg, quality, from_args(DedupConfig, args),
+                    from_args(ClusterConfig, args))
+    except (ValueError, FileExistsError, FileNotFoundError, ClusterError) as e:
         print(f"commons curate: {e}", file=sys.stderr)
         return 1
     print_summary(stats)

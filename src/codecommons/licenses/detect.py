@@ -11,10 +11,11 @@ first detection or by `load_index()`, once per process (worker processes forked
 after `load_index()` share it copy-on-write). Matching one licence file then
 takes ~1-20 ms (a few hundred ms for long multi-licence files).
 
-- `detect_text(text)` / `detect_file(path_or_text)`: the SPDX expression ScanCode
-  reports for one file (`detected_license_expression_spdx`: every licence
-  detection in the file, deduplicated and joined with AND; a dual-licence
-  statement is one detection, "MIT OR Apache-2.0"), or None.
+- `detect_text(text)` / `detect_file(path_or_text)`: the SPDX expression one file
+  grants: ScanCode's detections joined with AND (`detected_license_expression_spdx`;
+  a dual-licence statement ScanCode knows is one detection, "MIT OR Apache-2.0"),
+  less mentions of licences the text is not under, with choices as OR
+  (grants.py), or None.
 - `from_package_metadata(text)`: a Python distribution's licence from its
   METADATA / PKG-INFO.
 - `scope_licenses(files)` and `license_for(path, scoped)`: a licence file covers
@@ -35,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from codecommons.licenses.allowlist import spdx_licensing
+from codecommons.licenses.grants import absorb_alternatives, granted
 from codecommons.pkginfo import is_metadata_file
 from codecommons.pkginfo import parse as parse_metadata
 
@@ -104,12 +106,13 @@ def index_load_seconds() -> float | None:
 
 
 def detect_text(text: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> str | None:
-    """The SPDX expression ScanCode detects in `text`, or None.
+    """The SPDX expression `text` grants, from ScanCode's detections, or None.
 
-    Every detection in the text is kept and they are joined with AND
-    (deduplicated), as ScanCode's `detected_license_expression_spdx` does;
-    expressionless "license clues" are dropped. Results are memoised by content
-    (repositories share a few thousand distinct licence texts)."""
+    ScanCode's detections are joined with AND (deduplicated), as its
+    `detected_license_expression_spdx` does, less what grants.py recognises as
+    mentions of other licences, with choices joined by OR; expressionless
+    "license clues" are dropped. Results are memoised by content (repositories
+    share a few thousand distinct licence texts)."""
     if not text or not text.strip():
         return None
     text = text[:MAX_CHARS]
@@ -119,10 +122,11 @@ def detect_text(text: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> str | None:
             _memo.move_to_end(key)
             return _memo[key]
     load_index()
-    from scancode.api import get_licenses  # imported by load_index()
+    from licensedcode.detection import detect_licenses  # imported by load_index()
 
-    res = get_licenses(None, query_string=text, deadline=time.time() + timeout)
-    expr = res.get("detected_license_expression_spdx") or None
+    # what scancode.api.get_licenses runs, keeping the match objects grants.py reads
+    detections = list(detect_licenses(query_string=text, deadline=time.time() + timeout))
+    expr = granted(text, detections)
     with _memo_lock:
         _memo[key] = expr
         while len(_memo) > _MEMO_SIZE:
@@ -394,7 +398,8 @@ def scope_licenses(files: Mapping[str, str]) -> dict[str, str]:
             continue
         for t in targets:
             found.setdefault(t, []).append(expr)
-    return {folder: combined for folder, exprs in found.items() if (combined := combine_and(exprs))}
+    return {folder: combined for folder, exprs in found.items()
+            if (combined := combine_and(absorb_alternatives(exprs)))}
 
 
 def license_for(path: str, scoped: Mapping[str, str], *, accumulate: bool = False) -> str | None:
