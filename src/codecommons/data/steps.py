@@ -65,7 +65,7 @@ class ReadRepos(PipelineStep):
         meta = {"repo": repo.name, "path": f.path, "size": f.size, "reason": f.reason,
                 "authors": authors}
         if f.reason is None:
-            spdx = licenses(f.path)
+            spdx = licenses(f.path, f.text)
             meta.update(license=spdx, license_type=classify(spdx))
         return Document(text=f.text or "", id=f"{repo.name}/{f.path}", metadata=meta)
 
@@ -77,18 +77,19 @@ def classify(spdx: str | None) -> str:
 
 
 def repo_license_resolver(repo: Repo):
-    """path -> SPDX expression for one repository: its licence files with directory
-    scoping (licenses.is_license_source says which files those are), else its
-    package metadata."""
-    from codecommons.licenses import (from_package_metadata, is_license_source, license_for,
-                                      scope_licenses)
+    """(path, text) -> SPDX expression for one repository: the file's own
+    `SPDX-License-Identifier` header (REUSE), else its licence files with
+    directory scoping (licenses.is_license_source says which files those are),
+    else its package metadata."""
+    from codecommons.licenses import (file_license, from_package_metadata, is_license_source,
+                                      license_for, scope_licenses)
 
     texts = {f.path: f.text for f in repo.files(is_license_source) if f.text}
     scoped = scope_licenses(texts)
     package = from_package_metadata(repo.metadata_text) if repo.metadata_text else None
 
-    def resolve(path: str) -> str | None:
-        return license_for(path, scoped) or package
+    def resolve(path: str, text: str | None = None) -> str | None:
+        return file_license(text) or license_for(path, scoped) or package
 
     return resolve
 

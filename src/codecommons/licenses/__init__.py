@@ -3,6 +3,8 @@ ScanCode-based detection with directory scoping.
 
 Shared by the curation stage and attribution; depends on `license-expression`
 and (for detection only, loaded on first use) `scancode-toolkit-mini`.
+grants.py reads what a text grants out of ScanCode's matches; spdx_header.py reads
+a file's own `SPDX-License-Identifier` header (REUSE).
 
     from codecommons.licenses import scope_tree, license_for, classify
     scoped = scope_tree("repo/")                   # {folder: SPDX expression}
@@ -19,6 +21,7 @@ from codecommons.licenses.allowlist import (
     classify,
     is_permissive_id,
 )
+from codecommons.licenses.spdx_header import file_license
 from codecommons.licenses.detect import (
     CLASSIFIER_SPDX,
     combine_and,
@@ -49,6 +52,7 @@ __all__ = [
     "combine_and",
     "detect_file",
     "detect_text",
+    "file_license",
     "from_package_metadata",
     "index_load_seconds",
     "index_loaded",
