@@ -135,6 +135,10 @@ def _join_ray(address: str) -> None:
 
     if ray.is_initialized():
         return
+    if address not in ("auto", "local") and not _reachable(address):
+        # ray.init retries a dead address for minutes: fail at once instead
+        raise ClusterError(f"no Ray cluster answers at {address!r}; start one with `ray start --head` "
+                           f"or pass the head's --ray-address HOST:PORT")
     try:
         # the package travels with the job, so every worker runs the driver's code
         ray.init(address=address, runtime_env={"py_modules": [str(Path(codecommons.__file__).parent)]},
@@ -142,6 +146,18 @@ def _join_ray(address: str) -> None:
     except ConnectionError as e:
         raise ClusterError(f"no Ray cluster at {address!r} ({e}); start one with `ray start --head` "
                            f"or pass --ray-address HOST:PORT") from e
+
+
+def _reachable(address: str, timeout: float = 5.0) -> bool:
+    """Whether something listens at a Ray address (HOST:PORT, optionally ray://)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def run_stage(executor, stage: str, logs: Path) -> None:
