@@ -6,7 +6,6 @@ Shared by the attribution, codeindex and serve tests and bench/attribution.py.""
 from __future__ import annotations
 
 import ast
-import hashlib
 import io
 import sysconfig
 import tokenize
@@ -14,6 +13,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from codecommons import dataset
+from codecommons.dataset import DatasetRow
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FIRST = ["json/__init__.py", "json/decoder.py", "json/encoder.py", "json/scanner.py", "json/tool.py",
@@ -23,10 +25,6 @@ FIRST = ["json/__init__.py", "json/decoder.py", "json/encoder.py", "json/scanner
 SECOND = ["ntpath.py", "reprlib.py", "numbers.py", "abc.py", "graphlib.py"]
 REPO, LICENSE = "python/cpython-stdlib", "PSF-2.0"
 
-SCHEMA = pa.schema([("content", pa.string()), ("repo", pa.string()), ("path", pa.string()),
-                    ("language", pa.string()), ("license", pa.string()), ("license_type", pa.string()),
-                    ("size", pa.int64()), ("sha256", pa.string()),
-                    ("redactions", pa.struct([("email", pa.int64()), ("key", pa.int64())]))])
 
 UNRELATED = '''
 def schedule_shifts(workers, days, max_per_day=3):
@@ -69,16 +67,15 @@ class Inventory:
 '''
 
 
-def write_shard(path: Path, files: list[str], repo: str = REPO) -> None:
-    rows = []
-    for rel in files:
-        text = (STDLIB / rel).read_text()
-        rows.append({"content": text, "repo": repo, "path": rel, "language": "Python", "license": LICENSE,
-                     "license_type": "permissive", "size": len(text.encode()),
-                     "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                     "redactions": {"email": 0, "key": 0}})
+def write_rows(path: Path, rows: list[DatasetRow]) -> None:
+    """A curated-dataset shard (codecommons.dataset's schema) holding `rows`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
+    pq.write_table(pa.Table.from_pylist([r.to_dict() for r in rows], schema=dataset.schema()), path)
+
+
+def write_shard(path: Path, files: list[str], repo: str = REPO) -> None:
+    write_rows(path, [DatasetRow.of((STDLIB / rel).read_text(), repo=repo, path=rel, language="Python",
+                                    license=LICENSE, license_type="permissive") for rel in files])
 
 
 def function_source(rel: str, name: str, docstring: bool = True) -> str:

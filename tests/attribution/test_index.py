@@ -105,6 +105,23 @@ def test_incremental_build_and_remove_repo(index, tmp_path):
     check_found(attribute(DEDENT, own, language="python"))  # the rest is intact
 
 
+def test_remove_repo_matches_as_the_optout_registry(tmp_path):
+    """`commons index remove-repo` takes the values `commons optout` stores: any
+    URL form or case of a repository, and `host/org/*` for all below it."""
+    ds = tmp_path / "ds" / "data"
+    write_shard(ds / "00000.parquet", SECOND[:2], repo="github.com/Org/One")
+    write_shard(ds / "00001.parquet", SECOND[2:4], repo="github.com/Org/Two")
+    write_shard(ds / "00002.parquet", SECOND[4:], repo="github.com/other/three")
+    idx = tmp_path / "index.sqlite"
+    build(tmp_path / "ds", idx, progress=False)
+    assert remove_repo(idx, "https://github.com/org/one.git") == 2
+    assert remove_repo(idx, "github.com/org/*") == 2  # what is left under github.com/Org/
+    with connect(idx) as con:
+        assert [r for (r,) in con.execute("SELECT DISTINCT repo FROM sources")] == ["github.com/other/three"]
+    with pytest.raises(ValueError, match="neither a repository"):
+        remove_repo(idx, "not a repo")
+
+
 def test_membership_filter_bounds_every_match(index):
     """The filter's longest run is an upper bound on every match (no false
     negatives), over windows of every indexed file."""
@@ -159,23 +176,17 @@ def test_index_of_another_format_is_refused(index, tmp_path):
 def test_boilerplate_in_many_files_is_not_attributed(tmp_path):
     """A passage stored in more than COMMON_POSTINGS places (a licence header,
     generated code) is left out of queries; a file's own code is still found."""
-    import hashlib
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from codecommons.codeindex.store import COMMON_POSTINGS
-    from tests.attribution.planted import SCHEMA
+    from codecommons.dataset import DatasetRow
+    from tests.attribution.planted import write_rows
 
     boiler = function_source("textwrap.py", "dedent")
     own = [function_source(rel, name) for rel, name in (("fnmatch.py", "translate"), ("shlex.py", "split"))]
     tails = [own[i] if i < 2 else f"X_{i} = {i}" for i in range(COMMON_POSTINGS + 5)]
     texts = [boiler + "\n\n" + tail + "\n" for tail in tails]
-    rows = [{"content": t, "repo": f"org/r{i}", "path": "m.py", "language": "Python", "license": "MIT",
-             "license_type": "permissive", "size": len(t), "sha256": hashlib.sha256(t.encode()).hexdigest(),
-             "redactions": {"email": 0, "key": 0}} for i, t in enumerate(texts)]
-    (tmp_path / "ds" / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp_path / "ds" / "data" / "0.parquet")
+    write_rows(tmp_path / "ds" / "data" / "0.parquet",
+               [DatasetRow.of(t, repo=f"org/r{i}", path="m.py", language="Python", license="MIT",
+                              license_type="permissive") for i, t in enumerate(texts)])
     stats = build(tmp_path / "ds", tmp_path / "index.sqlite", progress=False)
     assert stats["common_hashes"] > 10
     assert attribute(boiler, tmp_path / "index.sqlite", language="python") == []
