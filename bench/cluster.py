@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,10 +58,11 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    load = os.getloadavg()[0]
     rows = []
     t_local = curate(args.source, work / "local", args.workers)
     reference = output(work / "local")
-    kept = __import__("json").loads((work / "local" / "stats.json").read_text())
+    kept = json.loads((work / "local" / "stats.json").read_text())
     rows.append(("local (forked processes)", "-", t_local, "reference"))
     print(f"local: {t_local:.1f} s", file=sys.stderr)
 
@@ -67,11 +70,13 @@ def main() -> int:
         t0 = time.perf_counter()
         with slurm_cluster(work / "slurm", cpus=args.workers) as slurm:
             up = time.perf_counter() - t0
+            version = subprocess.run(["sinfo", "--version"], capture_output=True, text=True,
+                                     env={**os.environ, **slurm.env}).stdout.strip() or "Slurm"
             t = curate(args.source, work / "slurm-out", args.workers, "--executor", "slurm",
                        "--partition", slurm.partition, "--time-limit", "0:30:00",
                        "--mem-per-cpu-gb", "3", env=slurm.env)
         same = output(work / "slurm-out") == reference
-        rows.append(("Slurm 22.05 (slurmctld + slurmd, job arrays, sbatch --wait)", f"{up:.1f}", t,
+        rows.append((f"{version} (slurmctld + slurmd, job arrays, sbatch --wait)", f"{up:.1f}", t,
                      "yes" if same else "**no**"))
         print(f"slurm: {t:.1f} s, identical={same}", file=sys.stderr)
     except Unavailable as e:
@@ -90,7 +95,6 @@ def main() -> int:
     except (Unavailable, importlib.metadata.PackageNotFoundError) as e:
         rows.append(("Ray", "-", None, f"not run: {e}"))
 
-    load = os.getloadavg()[0]
     info = machine_info({"datatrove": importlib.metadata.version("datatrove"),
                          "load average at start": f"{load:.2f}"})
     body = [
@@ -114,6 +118,7 @@ def main() -> int:
     ]
     write_section(Path(args.out), "<!-- bench/cluster.py -->", "<!-- end bench/cluster.py -->",
                   "\n".join(body))
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
