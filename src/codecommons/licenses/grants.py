@@ -45,6 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from codecommons.licenses.allowlist import UNKNOWN_REFERENCE, spdx_licensing
 
@@ -80,6 +81,7 @@ class _Match:
     keys: frozenset[str] = field(default_factory=frozenset)
 
 
+@lru_cache(maxsize=4096)
 def _keys(expr: str) -> frozenset[str]:
     lic = spdx_licensing()
     return frozenset(lic.license_keys(lic.parse(expr, validate=False)))
@@ -194,11 +196,14 @@ def scancode_expression(detections: list) -> str | None:
 
 
 def _match(doc: _Text, m) -> _Match:
-    """Ours, from a ScanCode LicenseMatch (its rule says what kind of text it is)."""
+    """Ours, from a ScanCode LicenseMatch (its rule says what kind of text it is).
+    Only a match that is not a full licence text is located to the character: the
+    rules never drop or regroup full texts, and their patterns are long to build."""
     rule = m.rule
+    is_text = bool(rule.is_license_text)
     out = _Match(rule.spdx_license_expression(), m.start_line, m.end_line,
-                 m.matched_text(whole_lines=False, highlight=False),
-                 bool(rule.is_license_text), bool(rule.is_license_reference or rule.is_license_tag))
+                 "" if is_text else m.matched_text(whole_lines=False, highlight=False),
+                 is_text, bool(rule.is_license_reference or rule.is_license_tag))
     out.span = doc.locate(out)
     out.keys = _keys(out.spdx)
     return out
