@@ -1,6 +1,6 @@
-"""Sampling semantics (engines/sampling.py, the sampler of the transformers engine):
+"""Sampling semantics (engines/sampling.py, the sampler of every local engine):
 top-k, top-p, temperature and repetition penalty do what their papers define, checked
-on hand-made logits by drawing many samples.
+on hand-made logits by drawing many samples; randomness is per request.
 
     python -m pytest tests/engines/test_sampling.py -q
 """
@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import collections
 
-import pytest
+import numpy as np
 
-torch = pytest.importorskip("torch")
-
-from codecommons.engines.base import SamplingParams  # noqa: E402
-from codecommons.engines.sampling import sample  # noqa: E402
+from codecommons.engines.base import SamplingParams
+from codecommons.engines.sampling import Sampler, log_softmax, top_logprobs
 
 # probabilities 0.4, 0.3, 0.2, 0.1 and 0 (-inf) for ids 0..4
-LOGITS = torch.log(torch.tensor([0.4, 0.3, 0.2, 0.1, 0.0]))
+with np.errstate(divide="ignore"):
+    LOGITS = np.log(np.array([0.4, 0.3, 0.2, 0.1, 0.0], dtype=np.float32))
 
 
 def draws(params: SamplingParams, n: int = 4000, logits=LOGITS, prev=None) -> collections.Counter:
-    gen = torch.Generator().manual_seed(1)
-    return collections.Counter(sample(logits.clone(), params, gen, prev) for _ in range(n))
+    sampler = Sampler(SamplingParams(**{**params.__dict__, "seed": 1}))
+    return collections.Counter(sampler.sample(logits, prev) for _ in range(n))
 
 
 def test_greedy_and_top_k_1_are_argmax():
@@ -54,19 +53,27 @@ def test_temperature_one_matches_the_distribution_and_low_temperature_sharpens()
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits():
-    logits = torch.tensor([2.0, 1.9, -1.0, -1.2])
-    seen = torch.tensor([0, 2])
+    logits = np.array([2.0, 1.9, -1.0, -1.2], dtype=np.float32)
+    seen = [0, 2]
     # CTRL (arXiv:1909.05858): 2.0 / 1.5 = 1.33 < 1.9, so greedy moves from id 0 to id 1
     assert draws(SamplingParams(temperature=0, repetition_penalty=1.5), 1, logits, seen) == {1: 1}
     assert draws(SamplingParams(temperature=0, repetition_penalty=1.0), 1, logits, seen) == {0: 1}
     # a seen negative logit gets more negative: -1.0 * 1.5 = -1.5 < -1.2
-    neg = torch.tensor([-3.0, -3.0, -1.0, -1.2])
+    neg = np.array([-3.0, -3.0, -1.0, -1.2], dtype=np.float32)
     assert draws(SamplingParams(temperature=0, repetition_penalty=1.5), 1, neg, seen) == {3: 1}
 
 
-def test_seeded_draws_reproduce_and_differ_across_seeds():
+def test_seeded_draws_reproduce_and_unseeded_draws_differ():
     def run(seed):
-        gen = torch.Generator().manual_seed(seed)
-        return [sample(LOGITS.clone(), SamplingParams(temperature=1.0), gen) for _ in range(30)]
+        sampler = Sampler(SamplingParams(temperature=1.0, seed=seed))
+        return [sampler.sample(LOGITS) for _ in range(30)]
 
     assert run(5) == run(5) and run(5) != run(6)
+    # no seed: each request draws a fresh one, so two requests differ (p(equal) = ~1e-12)
+    assert run(None) != run(None)
+
+
+def test_logprobs_are_the_models_distribution():
+    lp = log_softmax(LOGITS)
+    assert abs(np.exp(lp[:4]).sum() - 1.0) < 1e-6 and abs(lp[0] - np.log(0.4)) < 1e-6
+    assert [i for i, _ in top_logprobs(lp, 3)] == [0, 1, 2]

@@ -54,12 +54,12 @@ class ScriptedEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel: threading.Event):
+    def generate(self, prompt, params, cancel: threading.Event, key="", stats=None):
         """Texts in turn, one per call; the last one repeats."""
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         for i in range(0, len(text), 4):
             yield Token(-1, text[i:i + 4])
 
-    def chat(self, messages, params, cancel):
+    def chat(self, messages, params, cancel, key="", stats=None):
         return self.generate(None, params, cancel)

@@ -29,7 +29,7 @@ import threading
 from dataclasses import replace
 from typing import Iterator
 
-from codecommons.engines.base import Engine, SamplingParams, Token
+from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.infill import PromptError
 from codecommons.models.registry import ModelSpec
 from codecommons.tokenizer.fim import FAMILY_TEMPLATE, REPO_FORMATS, TEMPLATES, FimTemplate, Segment
@@ -48,6 +48,7 @@ class RemoteError(RuntimeError):
 
 class RemoteEngine(Engine):
     remote = True
+    max_concurrency = 16  # the upstream schedules; this many streams may be open at once
 
     def __init__(self, spec: ModelSpec, base_url: str = "", api_key: str = "",
                  timeout: float = 600.0, **_: object) -> None:
@@ -172,6 +173,9 @@ class RemoteEngine(Engine):
 
     @staticmethod
     def _sampling(params: SamplingParams) -> dict:
+        if params.logprobs is not None or params.prompt_logprobs:
+            raise PromptError("log-probabilities are not forwarded to a remote server",
+                              param="logprobs")
         if params.stop_token_ids:
             raise PromptError("stop token ids cannot be forwarded to a remote server (its "
                               "token ids are unknown here); use stop strings", param="stop_token_ids")
@@ -206,13 +210,13 @@ class RemoteEngine(Engine):
         body = {"prompt": prefix, "suffix": suffix, "stop": stops or None, **self._sampling(params)}
         return self._stream("/v1/completions", body, cancel)
 
-    def generate(self, prompt: list[Segment], params: SamplingParams,
-                 cancel: threading.Event) -> Iterator[Token]:
+    def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
+                 key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
         text = "".join(s.text for s in prompt)
         return self._stream("/v1/completions", {"prompt": text, **self._sampling(params)}, cancel)
 
-    def chat(self, messages: list[dict], params: SamplingParams,
-             cancel: threading.Event) -> Iterator[Token]:
+    def chat(self, messages: list[dict], params: SamplingParams, cancel: threading.Event,
+             key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
         return self._stream("/v1/chat/completions", {"messages": messages, **self._sampling(params)},
                             cancel)
 

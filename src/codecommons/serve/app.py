@@ -39,7 +39,7 @@ class ServeOptions:
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
-    scheduler = Scheduler(opts.max_queue)
+    scheduler = Scheduler(opts.max_queue, engine.max_concurrency)
     public_code = opts.public_code if opts.public_code and opts.public_code.mode != "off" else None
     state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds,
                                                              public_code=public_code),
@@ -49,6 +49,9 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        # Shutdown (SIGTERM): stop every generation, so the drain takes a chunk, not a prompt.
+        scheduler.cancel_all()
+        engine.cancel_all()
         scheduler.close()
 
     app = FastAPI(title="Code Commons", version=__version__, lifespan=lifespan,

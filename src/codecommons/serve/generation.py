@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
-from codecommons.engines.base import Engine, SamplingParams
+from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.infill import InfillBuilder, Layout, PromptError, check_length
 from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
@@ -57,6 +57,9 @@ class Done:
     scrubbed: dict = field(default_factory=dict)  # secrets redacted from the output, per kind
     attribution: list[dict] | None = None  # matches in the code index (None: not checked)
     blocked: bool = False  # withheld as a copy of indexed code (public_code.py)
+    stats: PromptStats = field(default_factory=PromptStats)  # how the prompt was evaluated
+    tokens: list[Token] = field(default_factory=list)  # with logprobs, when asked for
+    files: list[ContextFile] = field(default_factory=list)  # repository context in the prompt
 
 
 class Generation:
@@ -123,21 +126,24 @@ class Generation:
         return Prepared(prompt=segs, n_prompt=n, stops=stops), max_tokens
 
 # -- running (on the engine's worker thread) ----------------------------
-    def run(self, prep: Prepared, params: SamplingParams,
-            cancel: threading.Event) -> Iterator[Delta | Done]:
+    def run(self, prep: Prepared, params: SamplingParams, cancel: threading.Event,
+            key: str = "") -> Iterator[Delta | Done]:
         checker = StopChecker(prep.stops, prep.infill)
         scrubber = Scrubber(self.scrub_kinds)
         gate = PublicCodeGate(self.public_code) if self.public_code else None
+        stats = PromptStats(n_prompt=prep.n_prompt)
         if prep.stop_token_ids:
             params = replace(params, stop_token_ids=params.stop_token_ids | prep.stop_token_ids)
         if prep.messages is not None:
-            tokens = self.engine.chat(prep.messages, params, cancel)
+            tokens = self.engine.chat(prep.messages, params, cancel, key, stats)
         else:
-            tokens = self.engine.generate(prep.prompt, params, cancel)
-        n = 0
+            tokens = self.engine.generate(prep.prompt, params, cancel, key, stats)
+        n, kept = 0, [] if params.logprobs is not None else None
         try:
             for tok in tokens:
                 n += 1
+                if kept is not None:
+                    kept.append(tok)
                 # stop rules -> secrets scrubbed -> public-code check -> client
                 out = scrubber.feed(checker.feed(tok.text))
                 if gate is not None:
@@ -146,19 +152,21 @@ class Generation:
                     yield Delta(out)
                 if checker.stopped or (gate is not None and gate.blocked):
                     break
+            cancelled = cancel.is_set()
         finally:
-            tokens.close()
+            tokens.close()  # an engine still generating for this request stops
         rest = scrubber.feed(checker.finish()) + scrubber.finish()
         if gate is not None:
             rest = gate.feed(rest) + gate.finish()
         if rest:
             yield Delta(rest)
-        if cancel.is_set():
+        if cancelled:
             reason = "cancelled"
         elif gate is not None and gate.blocked:
             reason = "content_filter"
         else:
             reason = "length" if n >= params.max_tokens and not checker.stopped else "stop"
-        yield Done(reason, prep.n_prompt, n, self.engine.last_prompt.n_cached, checker.stopped,
+        yield Done(reason, stats.n_prompt or prep.n_prompt, n, stats.n_cached, checker.stopped,
                    dict(scrubber.counts), gate.matches if gate is not None else None,
-                   gate is not None and gate.blocked)
+                   gate is not None and gate.blocked, stats=stats, tokens=kept or [],
+                   files=prep.files)
