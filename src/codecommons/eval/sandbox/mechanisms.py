@@ -109,16 +109,17 @@ def bwrap_args(view: View, files: list[tuple[str, bytes]], disk_mb: int,
     # temporary folder) then lands on top of the fresh /tmp instead of under it.
     made = {"/", "/proc", "/dev"} | {path for _, path in TMPFS}
     skeleton = []
-    for p in view.binds:
+    entries = sorted([(p, None) for p in view.binds] + list(view.links))
+    for p, target in entries:
         parents = []
         d = os.path.dirname(p)
         while d not in made:
             parents.append(d)
             d = os.path.dirname(d)
-        for d in reversed(parents):  # world-traversable (bwrap would copy /root's 0700)
+        for d in reversed(parents):  # world-traversable (bwrap would make them 0700)
             a += ["--perms", "0755", "--dir", d]
             made.add(d)
-        a += ["--ro-bind", p, p]
+        a += ["--ro-bind", p, p] if target is None else ["--symlink", target, p]
         made.add(p)
         skeleton += [q for q in parents + [p]
                      if any(under(q, t) and q != t for _, t in TMPFS)]

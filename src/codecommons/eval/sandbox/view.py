@@ -1,5 +1,5 @@
 """What a program sees of the host: the system directories, the read-only binds
-of its interpreter and toolchains, PATH and the scrubbed environment.
+(and symlinks) of its interpreter and toolchains, PATH and the scrubbed environment.
 
 Every sandbox has read-only binds of /usr and /etc (and /bin, /lib*, /sbin as the
 symlinks or binds the host has); the rest of the host is not there, except what
@@ -41,13 +41,15 @@ def system_entries() -> tuple[tuple[str, str, str], ...]:
 
 
 def _in_system(path: str) -> bool:
-    return any(kind == "bind" and under(path, top) for kind, _, top in system_entries())
+    """Below a system directory: there in every sandbox (as a bind or a symlink)."""
+    return any(under(path, top) for _, _, top in system_entries())
 
 
 @dataclass(frozen=True)
 class View:
     binds: tuple[str, ...]  # host paths bound read-only at the same path, outermost only
     path: str  # PATH inside the sandbox
+    links: tuple[tuple[str, str], ...] = ()  # symlinks made in the sandbox: (path, target)
 
 
 def make_view(tools: Sequence[Tool] = (), ro_binds: Sequence[str] = ()) -> View:
@@ -62,8 +64,11 @@ def _make_view(tools: tuple[Tool, ...], ro_binds: tuple[str, ...]) -> View:
     wanted = {p for p in wanted if not _in_system(p) and not under(p, "/proc")
               and (not under(p, "/dev") or under(p, "/dev/shm"))}
     outer = sorted(p for p in wanted if not any(q != p and under(p, q) for q in wanted))
+    links = {path: target for t in tools for path, target in t.links
+             if not _in_system(path) and not any(under(path, b) for b in outer)}
     dirs = [t.bin_dir for t in tools] + BASE_PATH.split(":")
-    return View(binds=tuple(outer), path=":".join(dict.fromkeys(dirs)))
+    return View(binds=tuple(outer), path=":".join(dict.fromkeys(dirs)),
+                links=tuple(sorted(links.items())))
 
 
 def sandbox_env(scratch: str, view: View, extra: Mapping[str, str] | None) -> dict[str, str]:
