@@ -30,3 +30,14 @@ def tool(*names: str) -> pytest.MarkDecorator:
     hints = "; ".join(f"{n}: {INSTALL_HINTS.get(n, 'install it')}" for n in missing)
     return pytest.mark.skipif(bool(missing), reason=f"toolchain missing ({hints}); "
                                                     "`make test` installs it")
+
+
+def task(cls) -> list[pytest.MarkDecorator]:
+    """What running an eval task's checks needs: nothing for exact-match tasks, else
+    the sandbox, the task's toolchain programs and its host files (a jar)."""
+    if cls.metric == "exact_match":
+        return []
+    missing = {p: hint for p, hint in cls.host_files.items() if not os.path.exists(p)}
+    files = pytest.mark.skipif(bool(missing), reason=f"missing {', '.join(missing)} "
+                                                     f"({'; '.join(missing.values())})")
+    return [bwrap, tool(*cls.tools), files]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -37,11 +38,18 @@ def check_runnable(task: Task, allow_code_execution: bool) -> None:
     if not allow_code_execution:
         raise ExecutionRefused("this runs model-generated code; pass --allow-code-execution "
                                "to run it in the sandbox")
+    problems = {}
     try:
         sandbox.find_tools(task.tools)
     except sandbox.ToolchainMissing as e:
-        raise ExecutionRefused(f"{task.name} needs toolchains that are missing: {e}. Nothing "
-                               "was run: a missing toolchain is never scored as failures") from e
+        problems.update(e.problems)
+    for path, hint in task.host_files.items():
+        if not os.path.exists(path):
+            problems[path] = f"missing; install it (`{hint}`)"
+    if problems:
+        missing = "; ".join(f"{name}: {why}" for name, why in problems.items())
+        raise ExecutionRefused(f"{task.name} needs toolchains that are missing: {missing}. "
+                               "Nothing was run: a missing toolchain is never scored as failures")
 
 
 def task_limits(task: Task, limits: sandbox.SandboxLimits) -> sandbox.SandboxLimits:
@@ -62,7 +70,8 @@ def check_one(task: Task, p: Problem, sample: dict, limits: sandbox.SandboxLimit
                                  unsafe_no_sandbox=unsafe_no_sandbox)
     else:
         res = sandbox.run(prog.cmd, prog.files, limits=limits, worker=worker,
-                          unsafe_no_sandbox=unsafe_no_sandbox, tools=task.tools)
+                          unsafe_no_sandbox=unsafe_no_sandbox, tools=task.tools,
+                          ro_binds=tuple(task.host_files))
     return {**row, "passed": res.status == "passed", "status": res.status,
             "duration": round(res.duration_s, 4), "stderr": res.stderr_tail[-STDERR_TAIL:]}
 

@@ -55,6 +55,9 @@ class Task(ABC):
     tools: ClassVar[tuple[str, ...]] = ()
     # SandboxLimits fields this task's programs need changed (e.g. the JVM's).
     limits: ClassVar[dict[str, Any]] = {}
+    # Host files the checks read (a library jar): path -> how to install it. Checked
+    # before anything runs, and bound read-only into the sandbox.
+    host_files: ClassVar[dict[str, str]] = {}
     upstream: ClassVar[str] = ""  # the dataset's real-world source, for the docs
 
     def __init__(self, data_path: str | Path | None = None) -> None:

@@ -19,12 +19,16 @@ _CITATION = """@article{cassano2023multipl,
   author={Federico Cassano and John Gouwar and Daniel Nguyen and others},
   journal={IEEE Transactions on Software Engineering}, year={2023}}"""
 
+# Every Java prompt imports org.javatuples (MultiPL-E's Java image has its jar on the
+# class path): without it nothing compiles. Debian's libjavatuples-java puts it here.
+JAVATUPLES = "/usr/share/java/javatuples.jar"
 # language -> (file name, toolchain executables, shell command run in the sandbox).
 # Java needs -ea or its `assert` statements are skipped (MultiPL-E runs `java -ea`).
 # rustc links with the system C compiler driver, `cc`.
 RUNNERS = {
     "js": ("main.js", ("node",), "node main.js"),
-    "java": ("Problem.java", ("javac", "java"), "javac Problem.java && java -ea Problem"),
+    "java": ("Problem.java", ("javac", "java"),
+             f"javac -cp {JAVATUPLES} Problem.java && java -ea -cp {JAVATUPLES}:. Problem"),
     "cpp": ("main.cpp", ("g++",), "g++ -std=c++17 -O0 -o main main.cpp && ./main"),
     "rs": ("main.rs", ("rustc", "cc"),
            "rustc --edition 2021 -O -o main main.rs 2>/dev/null && ./main"),
@@ -33,6 +37,7 @@ RUNNERS = {
 # The JVM reserves far more address space than it uses and does not start under the
 # default 1 GiB RLIMIT_AS (sandbox/limits.py); RLIMIT_DATA still caps its memory.
 LIMITS = {"java": {"address_space_mb": 0}}
+HOST_FILES = {"java": {JAVATUPLES: "apt-get install -y libjavatuples-java"}}
 
 
 class MultiPLE(Task):
@@ -67,7 +72,8 @@ class MultiPLE(Task):
 def variant(language: str) -> type[MultiPLE]:
     return type(f"MultiPLE_{language}", (MultiPLE,),
                 {"name": f"multipl-e-{language}", "language": language,
-                 "tools": RUNNERS[language][1], "limits": LIMITS.get(language, {})})
+                 "tools": RUNNERS[language][1], "limits": LIMITS.get(language, {}),
+                 "host_files": HOST_FILES.get(language, {})})
 
 
 Js, Java, Cpp, Rs, Sh = (variant(lang) for lang in ("js", "java", "cpp", "rs", "sh"))
