@@ -32,7 +32,16 @@ def tool(*names: str) -> pytest.MarkDecorator:
                                                     "`make test` installs it")
 
 
-def task(cls) -> list[pytest.MarkDecorator]:
+def task(cls):
+    """Decorator: skip unless what `task_marks(cls)` names is here."""
+    def decorate(f):
+        for mark in task_marks(cls):
+            f = mark(f)
+        return f
+    return decorate
+
+
+def task_marks(cls) -> list[pytest.MarkDecorator]:
     """What running an eval task's checks needs: nothing for exact-match tasks, else
     the sandbox, the task's toolchain programs and its host files (a jar)."""
     if cls.metric == "exact_match":

@@ -19,7 +19,7 @@ def run(argv) -> int:
     return main(argv)
 
 
-@pytest.mark.parametrize("task", [pytest.param(t, marks=needs.task(TASKS[t])) for t in TASKS])
+@pytest.mark.parametrize("task", [pytest.param(t, marks=needs.task_marks(TASKS[t])) for t in TASKS])
 def test_every_task_runs_end_to_end(task, tiny_gguf, tmp_path):
     out = tmp_path / "runs"
     assert run(["run", task, "--model", str(tiny_gguf), "--limit", "1", "--max-new-tokens", "12",

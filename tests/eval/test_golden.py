@@ -34,7 +34,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("task", [pytest.param(t, marks=needs.task(TASKS[t])) for t in CASES])
+@pytest.mark.parametrize("task", [pytest.param(t, marks=needs.task_marks(TASKS[t])) for t in CASES])
 def test_golden_scores(task, tmp_path):
     stored, per_problem, golden = CASES[task]
     results = tmp_path / "results.jsonl"

@@ -63,7 +63,7 @@ def run_program(language: str, ok: int) -> ExecutionResult:
 
 
 @pytest.mark.parametrize("language", [
-    pytest.param(lang, marks=needs.task(TASKS[f"multipl-e-{lang}"])) for lang in RUNNERS])
+    pytest.param(lang, marks=needs.task_marks(TASKS[f"multipl-e-{lang}"])) for lang in RUNNERS])
 def test_toolchain_runs_in_the_sandbox(language):
     right = run_program(language, 3)
     assert right.status == "passed", right
@@ -88,3 +88,37 @@ def test_java_runs_without_an_address_space_cap():
     assert limits.address_space_mb == 0 and limits.memory_mb == 1024
     assert dataclasses.replace(limits, address_space_mb=None) == sandbox.SandboxLimits()
     assert JAVATUPLES in RUNNERS["java"][2]
+
+
+# -- known scoring bugs outside the toolchains (strict: they fail loudly once fixed) -------
+
+
+def run_task_program(task_name: str, completion: str, mode: str) -> ExecutionResult:
+    task = get_task(task_name)
+    p = next(q for q in task.problems() if q.task_id == "HumanEval_23_strlen")
+    prog = task.program(p, completion, mode)
+    return sandbox.run(prog.cmd, prog.files, limits=task_limits(task, sandbox.SandboxLimits()),
+                       tools=task.tools, ro_binds=tuple(task.host_files))
+
+
+@needs.task(TASKS["multipl-e-js"])
+@pytest.mark.xfail(strict=True, reason=(
+    "the shipped prompts/humaneval-*-reworded.jsonl (upstream commit 3c9a62a / f9b4ccd) lost "
+    "the comment marker on every docstring line after the first, so prompt + completion does "
+    "not parse and every base-mode MultiPL-E sample fails in all five languages; upstream's "
+    "prompts/humaneval-*-reworded.json (commit 0e0f33b) and the hub dataset have the markers"))
+def test_base_mode_prompt_plus_completion_runs():
+    res = run_task_program("multipl-e-js", "  return string.length;\n}\n", "base")
+    assert res.status == "passed", res
+
+
+@needs.task(TASKS["multipl-e-cpp"])
+@pytest.mark.xfail(strict=True, reason=(
+    "MultiPL-E's C++/Java/Rust/Bash tests begin with the function's closing brace (base "
+    "completions stop before it), so an instruct answer defining the whole function gets one "
+    "brace too many, and replacing the prompt drops its #include/import lines: it never "
+    "compiles"))
+def test_instruct_whole_function_runs_for_brace_languages():
+    answer = "long string_length(std::string string) {\n    return string.size();\n}\n"
+    res = run_task_program("multipl-e-cpp", answer, "instruct")
+    assert res.status == "passed", res
