@@ -58,7 +58,8 @@ def run_program(language: str, ok: int) -> ExecutionResult:
     task = get_task(f"multipl-e-{language}")
     file_name, tools, command = RUNNERS[language]
     limits = task_limits(task, sandbox.SandboxLimits(timeout_s=60.0, cpu_s=60))
-    return sandbox.run(["sh", "-c", command], {file_name: PROGRAMS[language].replace("{ok}", str(ok))},
+    source = PROGRAMS[language].replace("{ok}", str(ok))
+    return sandbox.run(["sh", "-c", command], {file_name: source},
                        limits=limits, tools=task.tools, ro_binds=tuple(task.host_files))
 
 

@@ -98,9 +98,10 @@ def test_bigcode_whole_programs_with_other_prompt_wording_run_as_written(tmp_pat
     ({"task_id": "HumanEval/0", "completion": 3}, ":2: field 'completion' must be a string"),
     ({"task_id": "HumanEval/0", "completion": "x", "sample": -1}, ":2: field 'sample' must be"),
     ({"task_id": "HumanEval/0", "completion": "x", "mode": "fim"}, ":2: field 'mode' is 'fim'"),
-    ({"task_id": "MBPP/2", "completion": "x"}, ":2: task_id 'MBPP/2' is not a problem of humaneval"),
-    ({"task_id": "HumanEval/0", "completion": "x", "sample": 0}, ":2: sample 0 of HumanEval/0 "
-                                                                  "appears twice (first on line 1)"),
+    ({"task_id": "MBPP/2", "completion": "x"},
+     ":2: task_id 'MBPP/2' is not a problem of humaneval"),
+    ({"task_id": "HumanEval/0", "completion": "x", "sample": 0},
+     ":2: sample 0 of HumanEval/0 appears twice (first on line 1)"),
     ([1, 2], ":2: expected a JSON object"),
 ], ids=["no-completion", "no-task_id", "completion-type", "sample", "mode", "unknown-task",
         "duplicate", "not-an-object"])

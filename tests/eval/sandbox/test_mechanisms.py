@@ -55,7 +55,8 @@ def non_root_python() -> list[str] | None:
     if python is None or shutil.which("setpriv") is None:
         return None
     readable = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                               "--clear-groups", python, "-c", f"import os; os.listdir({str(SRC)!r})"],
+                               "--clear-groups", python, "-c",
+                               f"import os; os.listdir({str(SRC)!r})"],
                               capture_output=True)
     if readable.returncode != 0:
         return None

@@ -91,10 +91,10 @@ def relocated_python(dest: Path) -> Path | None:
     """A copy of a Python installation under `dest` (hard links where possible),
     which then is its own base_prefix; None if no Python here relocates (one whose
     binary loads its libpython from a fixed absolute path, as pyenv builds do)."""
-    candidates = [Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}",
-                  Path("/usr/bin/python3")]
+    version = "%d.%d" % sys.version_info[:2]
+    candidates = [Path(sys.base_prefix) / "bin" / f"python{version}", Path("/usr/bin/python3")]
     for i, exe in enumerate(c for c in candidates if c.exists()):
-        base, stdlib, version = json.loads(subprocess.run(
+        _, stdlib, version = json.loads(subprocess.run(
             [str(exe), "-c", PROBE], capture_output=True, text=True, check=True).stdout)
         root = dest / f"python-{i}"
         (root / "bin").mkdir(parents=True)

@@ -59,7 +59,8 @@ class SandboxLimits:
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.address_space_mb is not None and self.address_space_mb < 0:
-            problems.append(f"address_space_mb must be None, 0 or more, got {self.address_space_mb}")
+            problems.append("address_space_mb must be None, 0 or more, "
+                            f"got {self.address_space_mb}")
         if self.output_bytes < 0:
             problems.append(f"output_bytes must be >= 0, got {self.output_bytes}")
         if problems:

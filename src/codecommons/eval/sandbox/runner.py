@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-import sys
 from typing import Mapping, Sequence
 
 from codecommons.eval.sandbox import forkserver
@@ -213,8 +212,7 @@ def run_python(
                                      token.encode(), make_view())
     else:
         tool = interpreter(python)
-        cmd = [tool.path if python else sys.executable, "-c", _PY_WRAPPER, _SECRET_FD,
-               PROGRAM_FILE]
+        cmd = [tool.path, "-c", _PY_WRAPPER, _SECRET_FD, PROGRAM_FILE]
         result, raw = _run(cmd, all_files, limits, worker, unsafe_no_sandbox, env,
                            make_view((tool,)), mechanism, token.encode())
     if raw is None:
