@@ -72,6 +72,14 @@ class Engine(ABC):
         """Token ids of `text`; with `special`, special-token strings become their ids."""
 
     @abstractmethod
+    def detokenize(self, ids: list[int]) -> str:
+        """The text of token ids (special tokens included as their text)."""
+
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of token ids."""
+
+    @abstractmethod
     def special_token_id(self, text: str) -> int | None:
         """The id of `text` if it is a single special (control/added) token, else None."""
 

@@ -3,7 +3,7 @@
 KV-cache reuse: `Llama.generate` keeps the evaluated tokens of the last call and,
 on the next call, removes only the part of the KV cache after the longest common
 token prefix, so a prompt that extends the previous one evaluates just the new
-tokens. serve/infill.py arranges FIM prompts so that typing keeps that prefix.
+tokens. engines/infill.py arranges FIM prompts so that typing keeps that prefix.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class LlamaCppEngine(Engine):
     # -- tokens -------------------------------------------------------------
     def tokenize(self, text: str, special: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.llm._model.detokenize(ids, special=True).decode("utf-8", errors="replace")
+
+    def vocab_size(self) -> int:
+        return self.llm.n_vocab()
 
     def special_token_id(self, text: str) -> int | None:
         ids = self.tokenize(text, special=True)

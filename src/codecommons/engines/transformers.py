@@ -51,6 +51,12 @@ class TransformersEngine(Engine):
     def tokenize(self, text: str, special: bool = False) -> list[int]:
         return self.tok(text, add_special_tokens=False, split_special_tokens=not special)["input_ids"]
 
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tok.decode(ids)
+
+    def vocab_size(self) -> int:
+        return len(self.tok)
+
     def special_token_id(self, text: str) -> int | None:
         added = self.tok.get_added_vocab()
         return added.get(text)

@@ -85,6 +85,7 @@ def do_generate(task_name: str, g: GenerationConfig, out_dir: Path, engine=None)
     mode = gen.choose_mode(task, engine, g.mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"task": task.name, "mode": mode, "model": gen.model_fingerprint(engine),
+            "path": gen.generation_path(engine),
             "sampling": {k: v for k, v in asdict(g).items() if k not in ("api_key",)},
             "git_commit": git_commit(), "citation": task.citation}
     (out_dir / "generate.json").write_text(json.dumps(meta, indent=2) + "\n")

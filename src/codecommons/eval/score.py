@@ -48,6 +48,7 @@ def markdown(report: dict) -> str:
     lines = [f"# {report['task']}", "",
              f"- model: `{model.get('id')}` (sha256 `{str(model.get('sha256'))[:16]}`)",
              f"- mode: {report.get('mode')}; sampling: {json.dumps(report.get('sampling', {}))}",
+             f"- generated through: {json.dumps(report.get('path', {}))}",
              f"- problems: {report['n_problems']}; samples: {report['n_samples']}; "
              f"statuses: {report['statuses']}",
              f"- git commit: `{report.get('git_commit')}`", "",

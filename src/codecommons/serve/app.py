@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_openai, routes_tgi
+from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
@@ -58,6 +58,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_openai.router)
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
+    app.include_router(routes_llamacpp.router)
     install_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)
