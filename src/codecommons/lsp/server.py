@@ -297,7 +297,8 @@ def build_server(cfg: LspConfig, backend: Backend | None = None) -> CommonsLangu
         ls.last_edit.pop(uri, None)
         ls.last_pick.pop(uri, None)
 
-    @ls.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION)
+    # pygls advertises inlineCompletionProvider only when given options.
+    @ls.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
     async def inline_completion(ls: CommonsLanguageServer, params: lsp.InlineCompletionParams
                                 ) -> lsp.InlineCompletionList | None:
         automatic = params.context.trigger_kind == lsp.InlineCompletionTriggerKind.Automatic
