@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "codecommons"
-STAGES = {"serve", "data", "train", "eval", "attribution"}
+STAGES = {"serve", "data", "train", "eval", "attribution", "lsp"}
 
 
 def modules() -> list[Path]:

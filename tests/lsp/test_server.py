@@ -377,3 +377,28 @@ def test_attribution_label_diagnostic_and_content_filter(gguf_engine, tmp_path_f
     opts = ServeOptions(public_code=PublicCodePolicy.open(index, "block"))
     with running_server(ScriptedEngine(gguf_engine, copy), opts) as url:
         asyncio.run(run_blocked(url))
+
+
+def test_other_documents_are_sent_as_extra_context(gguf_engine):
+    recorder = None
+
+    def wrap(app):
+        nonlocal recorder
+        recorder = Recorder(app)
+        return recorder
+
+    helper = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(8))
+
+    async def run(url):
+        async with session(url, "--ring-update-ms", "20", "--ring-idle-ms", "0") as client:
+            open_doc(client, helper, uri=URI2)  # picked as a chunk on open
+            open_doc(client)
+            await asyncio.sleep(0.3)  # the chunks move from the queue into the ring
+            await inline(client, 5, 11)
+            extra = recorder.bodies[-1]["extra_context"]
+            # other.py whole (under a chunk's size); mod.py's own chunk is left out, being
+            # too much like the text around the cursor.
+            assert extra == [{"filename": "pkg/other.py", "text": helper}]
+
+    with running_server(ScriptedEngine(gguf_engine, "1"), wrap=wrap) as url:
+        asyncio.run(run(url))
