@@ -402,3 +402,24 @@ def test_other_documents_are_sent_as_extra_context(gguf_engine):
 
     with running_server(ScriptedEngine(gguf_engine, "1"), wrap=wrap) as url:
         asyncio.run(run(url))
+
+
+def test_completion_items_for_editors_without_inline_completion(gguf_engine):
+    async def run(url):
+        async with session(url) as client:  # off by default
+            assert client.init.capabilities.completion_provider is None
+        async with session(url, "--completion-items") as client:
+            assert client.init.capabilities.completion_provider is not None
+            open_doc(client, "import math\n\nx = ma\n")
+            result = await client.text_document_completion_async(lsp.CompletionParams(
+                lsp.TextDocumentIdentifier(URI), lsp.Position(2, 6)))
+            (item,) = result.items
+            assert result.is_incomplete
+            # The word before the cursor ("ma") is replaced by itself + the suggestion,
+            # so a menu filtering by the typed word keeps the item.
+            assert item.text_edit.new_text == item.filter_text == "math.pi * r ** 2"
+            assert item.text_edit.range == lsp.Range(lsp.Position(2, 4), lsp.Position(2, 6))
+            assert item.command.command == "commons.accepted"
+
+    with running_server(ScriptedEngine(gguf_engine, "th.pi * r ** 2"), None) as url:
+        asyncio.run(run(url))

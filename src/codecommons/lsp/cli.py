@@ -47,6 +47,9 @@ class LspConfig:
     invoked_temperature: float = field(0.4, "temperature when several suggestions are asked for")
     max_line_suffix: int = field(8, "no automatic suggestion with more than this many characters "
                                     "after the cursor on its line (llama.vim's rule)")
+    completion_items: bool = field(False, "also answer textDocument/completion with the suggestion "
+                                          "as a menu item (for editors without inline completion: "
+                                          "Helix, eglot)")
     extra_chunks: int = field(16, "chunks of other code kept for `extra_context` (0: none)")
     extra_chunk_lines: int = field(64, "lines per picked chunk x2 (llama.vim ring_chunk_size)")
     extra_chars: int = field(8192, "characters of `extra_context` sent per request")

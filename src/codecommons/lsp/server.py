@@ -29,6 +29,7 @@ import asyncio
 import collections
 import logging
 import os
+import re
 import stat
 import sys
 import threading
@@ -242,6 +243,37 @@ class CommonsLanguageServer(LanguageServer):
         around = "\n".join(lines[max(0, line - half // 2):line + half // 2])
         return self.ring.extra(around)
 
+    async def completion_item(self, uri: str, position: lsp.Position) -> lsp.CompletionList | None:
+        """The suggestion as a completion item that replaces the word before the
+        cursor with word + suggestion, so menus that filter by the typed word keep it.
+        `is_incomplete`: asked again on the next keystroke."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        cursor = doc.offset_at(position)
+        line_start = doc.text.rfind("\n", 0, cursor) + 1
+        word = re.search(r"\w*$", doc.text[line_start:cursor])[0]
+        start = doc.position_at(cursor - len(word))
+        answer = await self.suggest(Ask(uri, position, automatic=False, temperature=self.cfg.temperature,
+                                        budget_tokens=self.cfg.context_tokens,
+                                        selected=lsp.SelectedCompletionInfo(
+                                            lsp.Range(start, position), word)))
+        if answer is None:
+            return None
+        request_id, suggestions = answer
+        items = []
+        for i, s in enumerate(suggestions):
+            text = word + s.text
+            first = text.strip().splitlines()[0] if text.strip() else text
+            items.append(lsp.CompletionItem(
+                label=first[:60] + ("…" if len(first) > 60 or "\n" in text.strip() else ""),
+                kind=lsp.CompletionItemKind.Text, detail=provenance.label(s.attribution) or "commons",
+                documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, f"```\n{text}\n```"),
+                filter_text=text, sort_text="0", text_edit=lsp.TextEdit(lsp.Range(start, position), text),
+                command=lsp.Command(title="commons: accepted", command=ACCEPTED,
+                                    arguments=[request_id, i])))
+        return lsp.CompletionList(is_incomplete=True, items=items)
+
     def warn_once(self, message: str) -> None:
         """The backend's trouble, shown once per distinct message (not per keystroke)
         and logged every time."""
@@ -352,6 +384,15 @@ def build_server(cfg: LspConfig, backend: Backend | None = None) -> CommonsLangu
                 command=lsp.Command(title=provenance.label(s.attribution) or "commons: accepted",
                                     command=ACCEPTED, arguments=[request_id, i]))
             for i, s in enumerate(suggestions)])
+
+    if cfg.completion_items:
+        # For editors without inline completion (Helix, eglot): the suggestion as one
+        # item of the completion menu. Off by default: editors that have inline
+        # completion would otherwise ask for every suggestion twice.
+        @ls.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions())
+        async def completion(ls: CommonsLanguageServer, params: lsp.CompletionParams
+                             ) -> lsp.CompletionList | None:
+            return await ls.completion_item(params.text_document.uri, params.position)
 
     @ls.command(ACCEPTED)
     def accepted(ls: CommonsLanguageServer, request_id: str, index: int) -> None:
