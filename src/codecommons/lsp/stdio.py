@@ -1,10 +1,9 @@
 """The stdio transport, with stdin read on the event loop.
 
 pygls' own stdio server reads stdin on a thread pool: one thread hand-off per header
-line and per body, each waiting for the GIL. On this 2-core machine, lightly loaded, that
-measured 6.6 ms (p50) per didChange + request
-round trip, against 1.2 ms with the pipe read by asyncio (bench/lsp.py measures the
-whole path). Editors start language servers with pipes; where stdin is a file or a
+line and per body, each waiting for the GIL. On this 2-core machine, lightly loaded,
+that measured 6.6 ms (p50) per didChange + request round trip, against 1.2 ms with
+the pipe read by asyncio (bench/lsp.py measures the whole path). Editors start language servers with pipes; where stdin is a file or a
 TTY, pygls' reader is used.
 """
 
