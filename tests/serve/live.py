@@ -21,9 +21,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(engine, opts: ServeOptions | None = None):
+def running_server(engine, opts: ServeOptions | None = None, wrap=None):
+    """`wrap(app) -> ASGI app` puts middleware in front (e.g. to record requests)."""
     port = free_port()
     app = build_app(engine, opts)
+    app = wrap(app) if wrap else app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
