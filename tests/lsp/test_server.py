@@ -72,7 +72,7 @@ class SlowEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel):
+    def generate(self, prompt, params, cancel, key="", stats=None):
         self.started.set()
         for _ in range(params.max_tokens):
             if cancel.is_set():

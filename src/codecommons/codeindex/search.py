@@ -175,7 +175,7 @@ class CodeIndex:
         if not found:
             return []
         meta = _sources(con, sorted({sid for sid, _, _ in found}))
-        matches = [_match(meta[sid], queries[cand], r) for sid, cand, r in found]
+        matches = _merged([(sid, _match(meta[sid], queries[cand], r)) for sid, cand, r in found])
         matches.sort(key=lambda m: (-m.length, -m.similarity, m.repo, m.path, m.query_start))
         return matches
 
@@ -212,6 +212,23 @@ def _regions(hits: dict, queries: dict[str, _Query], min_chars: int) -> list[tup
             if q.prefix[q.kgram_end(r[2])] - q.prefix[r[0]] >= min_chars:
                 found.append((sid, cand, r))
     return found
+
+
+def _merged(found: list[tuple[int, Match]]) -> list[Match]:
+    """One match per stretch of the query copied from one source: a code region and the
+    prose region of the same copy (its comments, its docstring) overlap and are one
+    copy, reported as the union of their spans."""
+    out: list[tuple[int, Match]] = []
+    for sid, m in sorted(found, key=lambda x: (x[0], x[1].query_start)):
+        prev = out[-1] if out else None
+        if prev is not None and prev[0] == sid and m.query_start <= prev[1].query_end:
+            p = prev[1]
+            p.query_end = max(p.query_end, m.query_end)
+            p.source_start, p.source_end = min(p.source_start, m.source_start), max(p.source_end, m.source_end)
+            p.length, p.similarity = max(p.length, m.length), max(p.similarity, m.similarity)
+        else:
+            out.append((sid, m))
+    return [m for _, m in out]
 
 
 def _sources(con: sqlite3.Connection, sids: list[int]) -> dict[int, tuple]:
