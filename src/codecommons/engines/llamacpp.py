@@ -170,7 +170,7 @@ class LlamaCppEngine(Engine):
     # -- generation ---------------------------------------------------------
     def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
                  key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
-        ids = self.encode(prompt)
+        ids = self.prompt_ids(prompt)
         assert len(ids) < self.n_ctx, f"prompt of {len(ids)} tokens exceeds n_ctx {self.n_ctx}"
         stats = stats if stats is not None else PromptStats()
         if not self.prompt_cache:
