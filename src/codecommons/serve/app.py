@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_openai, routes_tgi
+from codecommons.serve import routes_attribution, routes_openai, routes_tgi, routes_ui
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
@@ -35,6 +35,8 @@ class ServeOptions:
     stream_interval_s: float = 0.05  # streamed text is batched at most this late
     scrub_kinds: tuple[str, ...] = DEFAULT_KINDS  # secrets redacted from generated text
     public_code: PublicCodePolicy | None = None  # check output against a code index
+    dataset: str = ""  # web UI: a `commons curate` output to explore
+    reports: str = ""  # web UI: a folder of `commons eval` outputs
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
@@ -58,6 +60,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_openai.router)
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
+    routes_ui.install(app, opts.dataset, opts.reports, opts.api_key)
     install_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -56,6 +56,8 @@ class ServeConfig:
                                     "(e.g. non_permissive,no_license; default: every match)")
     attribution_min_chars: int = field(150, "normalised characters of indexed code that make a "
                                             "suggestion a copy")
+    dataset: str = field("", "web UI (/ui): a `commons curate` output to explore and search")
+    reports: str = field("", "web UI (/ui): a folder of `commons eval` outputs to list")
 
     def public_code_mode(self) -> str:
         return self.public_code or ("annotate" if self.index else "off")
@@ -82,6 +84,8 @@ class ServeConfig:
         if self.engine == "remote" and not self.remote_url:
             problems.append("--engine remote needs --remote-url")
         problems += self._public_code_problems()
+        from codecommons.serve.routes_ui import config_problems
+        problems += config_problems(self.dataset, self.reports)
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -155,9 +159,10 @@ def main(argv: list[str]) -> int:
                                          max_body_bytes=cfg.max_body_bytes,
                                          stream_interval_s=cfg.stream_interval,
                                          scrub_kinds=cfg.scrub_kinds(),
-                                         public_code=public_code))
+                                         public_code=public_code,
+                                         dataset=cfg.dataset, reports=cfg.reports))
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
-          f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
+          f"on http://{cfg.host}:{cfg.port}  (web UI: /ui, OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
     engine.close()
     return 0

@@ -109,6 +109,14 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(request.url.path, status, str(exc))
 
 
+def _public(scope) -> bool:
+    """Open without the key: the health check, and the web UI's static page (which
+    then asks for the key); GET only, since POST / is TGI's generate route."""
+    path = scope["path"]
+    return path == "/health" or (scope["method"] in ("GET", "HEAD") and
+                                 (path in ("/", "/ui") or path.startswith("/ui/")))
+
+
 class GuardMiddleware:
     """Pure ASGI middleware: API key on every route but /health, a body size cap
     enforced while the body streams in (a lying Content-Length cannot pass), and
@@ -139,7 +147,7 @@ class GuardMiddleware:
     async def _guarded(self, scope, receive, send):
         path = scope["path"]
         headers = dict(scope["headers"])
-        if self.api_key and path != "/health" and not self._authorized(headers):
+        if self.api_key and not _public(scope) and not self._authorized(headers):
             return await error_response(path, 401, "invalid or missing API key: send "
                                         "'Authorization: Bearer <key>'")(scope, receive, send)
         length = headers.get(b"content-length")
