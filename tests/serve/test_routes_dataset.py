@@ -109,6 +109,7 @@ def test_without_dataset_or_index_the_routes_say_what_to_start(server):
 def test_catalog_helpers():
     assert query_form("git@github.com:Org/Repo.git") == "github.com/org/repo"
     assert query_form(" https://GitHub.com/org/repo/ ") == "github.com/org/repo"
+    assert query_form("https://pypi.org/project/Foo_Bar/") == query_form("pypi/foo.bar") == "pypi/foo-bar"
     assert glob_regex("tests/*.py") == r"tests/.*\.py$"
 
 

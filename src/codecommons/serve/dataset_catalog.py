@@ -25,6 +25,7 @@ INDEX_COLUMNS = ["repo", "path", "language", "license", "license_type", "size", 
 MAX_LIMIT = 500
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _SCP = re.compile(r"^[^/@]+@([^:/]+):(.+)$")  # git@github.com:org/repo
+_PYPI = re.compile(r"^(?:pypi\.org/project|pypi)/([^/]+)$")
 
 
 # -- reading shards: the one place that knows the on-disk layout (DIR/data/*.parquet,
@@ -77,12 +78,15 @@ def read_cell(shard: Path, row_group: int, row: int, column: str):
 
 def query_form(text: str) -> str:
     """A repository as users type it -> the form datasets name repositories in
-    (`https://github.com/Org/Repo.git` -> `github.com/org/repo`)."""
+    (`https://github.com/Org/Repo.git` -> `github.com/org/repo`,
+    `https://pypi.org/project/Foo_Bar/` -> `pypi/foo-bar`)."""
     s = _SCHEME.sub("", text.strip().lower())
     if m := _SCP.match(s):
         s = f"{m.group(1)}/{m.group(2)}"
-    s = s.strip("/")
-    return s.removesuffix(".git")
+    s = s.strip("/").removesuffix(".git")
+    if m := _PYPI.match(s):  # python-env names a distribution pypi/NAME (PEP 503)
+        s = "pypi/" + re.sub(r"[-_.]+", "-", m.group(1))
+    return s
 
 
 def glob_regex(pattern: str) -> str:

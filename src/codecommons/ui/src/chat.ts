@@ -118,7 +118,11 @@ export class Chat {
         }
       }
     } catch (e) {
-      if (!controller.signal.aborted) meta.append(notice("error", errorText(e)));
+      if (!controller.signal.aborted) {
+        clear(body, notice("error", errorText(e)));
+        this.history.pop(); // the question was not answered: ask it again later
+        return;
+      }
     } finally {
       cancelAnimationFrame(frame);
       this.controller = null;

@@ -40,12 +40,24 @@ export function languageFor(name: string): Language {
   return LANGUAGES.find((l) => l.aliases.includes(n)) ?? language("text");
 }
 
+// Editors live in a shadow root: CodeMirror then installs its styles as a constructed
+// stylesheet (adoptedStyleSheets) instead of a <style> element, which the page's
+// Content-Security-Policy (style-src 'self', no 'unsafe-inline') would block. So the
+// editors' own styles are here, not in style.css; CSS variables cross the boundary.
 const theme = EditorView.theme({
-  "&": { height: "100%", fontSize: "14px" },
+  "&": { height: "100%", fontSize: "14px", backgroundColor: "var(--panel)", color: "var(--text)" },
   ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.55" },
   ".cm-content": { padding: "10px 0" },
   ".cm-gutters": { backgroundColor: "var(--panel-2)", color: "var(--muted)", borderRight: "1px solid var(--border)" },
   "&.cm-focused": { outline: "2px solid var(--focus)", outlineOffset: "-2px" },
+  ".cm-activeLine": { backgroundColor: "#f3f6fb" },
+  ".cm-activeLineGutter": { backgroundColor: "#e9eef6" },
+  // ghost text (ghost.ts): the suggestion, and the part of it that matches indexed code
+  ".cm-ghost": { color: "var(--ghost)", fontStyle: "italic" },
+  ".cm-ghost-match": { backgroundColor: "#fff1c2", color: "#8a6d1a", borderBottom: "2px solid #e0b84a" },
+  // accepted text that copies indexed code; a matched span in the file viewer
+  ".cm-attributed": { backgroundColor: "#fff7dc", borderBottom: "2px dotted #d3a12b" },
+  ".cm-hl": { backgroundColor: "#fff1c2" },
 });
 
 export interface EditorOptions {
@@ -83,8 +95,12 @@ export class Editor {
         // (CodeMirror's tab focus mode), so the page works from the keyboard alone.
         keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
       ];
+    const host = o.parent.appendChild(document.createElement("div"));
+    host.className = "cm-host";
+    const shadow = host.attachShadow({ mode: "open" });
     this.view = new EditorView({
-      parent: o.parent,
+      root: shadow,
+      parent: shadow,
       state: EditorState.create({ doc: o.doc, extensions: [...(o.extra ?? []), ...base, ...editing] }),
     });
   }

@@ -98,7 +98,7 @@ export class OptOutPage {
     const r = await getJSON<{ total: number; scanned: number; files: FileRow[] }>("/v1/dataset/authors", { q, limit: 50 });
     clear(this.results,
       r.total
-        ? notice("warn", h("strong", null, "Yes. "), `${fmtInt(r.total)} file${r.total === 1 ? "" : "s"} of ${fmtInt(r.scanned)} mention “${q}”.`)
+        ? notice("warn", h("strong", null, "Yes. "), `${fmtInt(r.total)} file${r.total === 1 ? "" : "s"} of ${fmtInt(r.scanned)} mention${r.total === 1 ? "s" : ""} “${q}”.`)
         : notice("ok", h("strong", null, "Not found. "), `No file of ${fmtInt(r.scanned)} mentions “${q}”. Emails are redacted in curated datasets: check your repositories too.`),
       r.total ? fileTable(r.total, r.files, "Files that mention it") : null);
   }

@@ -41,6 +41,7 @@ export class Playground {
   private editor!: Editor;
   private bar = h("div", { class: "suggestion-bar", role: "status", "aria-live": "polite" });
   private modelSelect = h("select", { "aria-label": "model" });
+  private inputs: Partial<Record<keyof Settings, HTMLInputElement>> = {};
   private linked = false; // matches link to the dataset explorer when a dataset is loaded
   private indexed = false; // the server checks suggestions against a code index
 
@@ -50,7 +51,7 @@ export class Playground {
       LANGUAGES.map((l) => h("option", { value: l.id, selected: l.id === s.lang }, l.label)));
     this.modelSelect.addEventListener("change", () => this.set({ model: this.modelSelect.value }));
     const num = (value: number, min: number, max: number, step: number, key: keyof Settings) =>
-      h("input", { type: "number", value, min, max, step, onchange: (e: Event) => {
+      this.inputs[key] = h("input", { type: "number", value, min, max, step, onchange: (e: Event) => {
         const el = e.target as HTMLInputElement;
         const v = Math.min(max, Math.max(min, Number(el.value) || min));
         el.value = String(v);
@@ -117,12 +118,24 @@ export class Playground {
     this.indexed = status.public_code.mode !== "off";
     const models = await getJSON<{ data: ModelInfo[] }>("/v1/models");
     clear(this.modelSelect, models.data.map((m) =>
-      h("option", { value: m.id, selected: m.id === this.settings.model }, `${m.id} (${m.context_length} tokens)`)));
+      h("option", { value: m.id, selected: m.id === this.settings.model }, m.id)));
     if (!models.data.some((m) => m.id === this.settings.model) && models.data.length) this.set({ model: models.data[0].id });
+    // the prompt needs room too: the server refuses prompt + max_tokens > context
+    for (const key of ["maxTokens", "chatMaxTokens"] as const) {
+      if (this.settings[key] > status.n_ctx / 2) {
+        this.set({ [key]: Math.floor(status.n_ctx / 2) });
+        this.inputs[key]!.value = String(this.settings[key]);
+      }
+    }
   }
 
+  private focused = false;
+
   focus(): void {
-    this.editor.view.focus();
+    const view = this.editor.view;
+    if (!this.focused) view.dispatch({ selection: { anchor: view.state.doc.length } }); // first visit: type on
+    this.focused = true;
+    view.focus();
   }
 
   private set(change: Partial<Settings>): void {

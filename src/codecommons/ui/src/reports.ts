@@ -37,11 +37,12 @@ export class ReportsPage {
       reports.length === 0
         ? h("div", { class: "empty" }, h("p", null, "No report.json under the reports folder yet. Run ", code("commons eval run humaneval --model MODEL --out DIR --allow-code-execution"), "."))
         : h("div", { class: "panel" }, h("table", { class: "grid leaderboard" },
-          h("thead", null, h("tr", null, ["Task", "Model", ...metricNames, "Mode", "Problems", "Samples", "Date", "Commit"].map((c) => h("th", null, c)))),
+          h("thead", null, h("tr", null, h("th", null, "Task"), h("th", null, "Model"), metricNames.map((m) => h("th", { class: "num" }, m)),
+            h("th", null, "Mode"), h("th", { class: "num" }, "Problems"), h("th", { class: "num" }, "Samples"), h("th", null, "Date"), h("th", null, "Commit"))),
           h("tbody", null, reports.map((r) => h("tr", null,
             h("td", null, h("a", { href: route("reports/report", { id: r.id }) }, r.task)),
             h("td", null, r.model),
-            metricNames.map((m) => h("td", { class: "num score" }, m in r.metrics ? fmtPct(r.metrics[m]) : "–")),
+            metricNames.map((m) => h("td", { class: "num score" }, m in r.metrics ? scoreBar(r.metrics[m]) : "–")),
             h("td", null, r.mode),
             h("td", { class: "num" }, fmtInt(r.n_problems)),
             h("td", { class: "num" }, fmtInt(r.n_samples)),
@@ -115,6 +116,12 @@ function problem(s: ProblemSample): HTMLElement {
       s.prompt !== null ? h("div", null, h("h4", null, "Prompt"), h("pre", { class: "code" }, s.prompt)) : h("p", { class: "muted small" }, "The samples file does not record the prompt."),
       h("h4", null, "Completion"), h("pre", { class: "code completion" }, s.completion || "(empty)"),
       s.stderr ? h("div", null, h("h4", null, "stderr"), h("pre", { class: "code stderr" }, s.stderr)) : null));
+}
+
+function scoreBar(v: number): HTMLElement {
+  const bar = h("span", { class: "bar c1" });
+  bar.style.width = `${100 * v}%`;
+  return h("span", { class: "score-cell" }, h("span", { class: "score-track" }, bar), fmtPct(v));
 }
 
 function back(): HTMLElement {

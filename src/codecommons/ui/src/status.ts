@@ -36,7 +36,7 @@ export class StatusPage {
 }
 
 function render(box: HTMLElement, s: Status): void {
-  const rate = (x: Summary) => (x.mean === null ? "–" : `${x.mean.toFixed(1)}`);
+  const rate = (v: number | null) => (v === null ? "–" : v.toFixed(v >= 100 ? 0 : 1));
   clear(box,
     h("div", { class: "cards" },
       stat("Model", s.model.id, `${s.model.family} · ${s.model.license || "licence unknown"}`),
@@ -44,7 +44,7 @@ function render(box: HTMLElement, s: Status): void {
       stat("Context", `${fmtInt(s.n_ctx)} tokens`, `model maximum ${fmtInt(s.model.context_length)}`),
       stat("Queue", `${s.queue.depth} / ${s.queue.max}`, "waiting or running / limit"),
       stat("Time to first token", fmtMs(s.time_to_first_token_s.mean), summary(s.time_to_first_token_s, fmtMs)),
-      stat("Decode speed", `${rate(s.decode_tokens_per_second)} tokens/s`, summary(s.decode_tokens_per_second, (v) => (v === null ? "–" : v.toFixed(1)))),
+      stat("Decode speed", `${rate(s.decode_tokens_per_second.mean)} tok/s`, summary(s.decode_tokens_per_second, rate)),
       stat("Requests", fmtInt(s.requests), `up ${uptime(s.uptime_s)}`),
       stat("Tokens", fmtInt(s.tokens.generated), `generated · ${fmtInt(s.tokens.prompt)} prompt (${fmtInt(s.tokens.cached)} from cache)`)),
     h("div", { class: "panel" }, h("h2", null, "What this server checks"),
@@ -59,7 +59,7 @@ function render(box: HTMLElement, s: Status): void {
 }
 
 function stat(label: string, value: string, sub: string): HTMLElement {
-  return h("div", { class: "stat" }, h("div", { class: "stat-label" }, label), h("div", { class: "stat-value", title: value }, value), h("div", { class: "stat-sub" }, sub));
+  return h("div", { class: "stat" }, h("div", { class: "stat-label" }, label), h("div", { class: value.length > 16 ? "stat-value long" : "stat-value", title: value }, value), h("div", { class: "stat-sub" }, sub));
 }
 
 function summary(x: Summary, f: (v: number | null) => string): string {
