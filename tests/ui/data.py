@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -148,8 +149,8 @@ class PlantedEngine:
     """The real engine, except that a prompt holding one of `answers`' markers gets
     that marker's text, token by token (a model reproducing code it was trained on)."""
 
-    def __init__(self, engine, answers: dict[str, str]):
-        self._engine, self.answers = engine, answers
+    def __init__(self, engine, answers: dict[str, str], delay_s: float = 0.004):
+        self._engine, self.answers, self.delay_s = engine, answers, delay_s
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
@@ -164,9 +165,9 @@ class PlantedEngine:
     def chat(self, messages, params, cancel):
         return self.generate(self.render_chat(messages), params, cancel)
 
-    @staticmethod
-    def _tokens(text, params, cancel):
+    def _tokens(self, text, params, cancel):
         for i in range(0, len(text), 4):
             if cancel.is_set():
                 return
+            time.sleep(self.delay_s)  # a model's pace, not a memory copy's
             yield Token(-1, text[i:i + 4])

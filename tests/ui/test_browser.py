@@ -46,6 +46,7 @@ class SlowEngine(PlantedEngine):
     """`# slow` prompts stream a long answer slowly and record whether the server
     cancelled them (the client went away)."""
 
+    started = threading.Event()
     cancelled = threading.Event()
 
     def generate(self, prompt, params, cancel):
@@ -56,6 +57,7 @@ class SlowEngine(PlantedEngine):
     def _slow(self, cancel):
         from codecommons.engines.base import Token
 
+        SlowEngine.started.set()
         for _ in range(200):
             if cancel.is_set():
                 SlowEngine.cancelled.set()
@@ -167,6 +169,12 @@ def editor_type(page, text: str) -> None:
     page.keyboard.type(text)
 
 
+def wait_until(condition, page, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+
+
 def doc(page) -> str:
     return page.locator(".cm-content").inner_text()
 
@@ -212,14 +220,12 @@ def test_the_tiny_model_completes_and_a_superseded_request_is_cancelled(ui):
     page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
     editor_type(page, "def add(a, b):\n")
     page.locator(".suggestion-bar .stats").wait_for(timeout=WAIT_MS)  # the real model answered
+    SlowEngine.started.clear()
     SlowEngine.cancelled.clear()
-    with page.expect_request(lambda r: r.url.endswith("/v1/completions")):
-        editor_type(page, "# slow\n")
-    page.wait_for_timeout(500)  # streaming now
+    editor_type(page, "# slow\n")
+    wait_until(SlowEngine.started.is_set, page)  # generating now
     page.keyboard.type("y")  # supersedes it
-    deadline = time.monotonic() + 10
-    while not SlowEngine.cancelled.is_set() and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_until(SlowEngine.cancelled.is_set, page)
     assert SlowEngine.cancelled.is_set(), "the server did not see the abort"
     assert any(u.endswith("/v1/completions") for u, _ in failed)
 
@@ -288,12 +294,12 @@ def test_dataset_card_charts_search_and_file(ui):
     assert "Python" in charts.nth(0).inner_text()
     assert "MIT" in charts.nth(1).inner_text() and "BSD-3-Clause" in charts.nth(1).inner_text()
     assert "not_code" in charts.nth(2).inner_text()
-    ui.shot("dataset", full_page=True)
     page.get_by_role("tab", name="Path").click()
     page.get_by_role("searchbox").fill("widgets/*.py")
     page.get_by_role("button", name="Search").click()
     link = page.locator("td.path a", has_text="widgets/render.py")
     link.wait_for(timeout=WAIT_MS)
+    ui.shot("dataset")
     link.click()
     page.locator(".file-title").wait_for(timeout=WAIT_MS)
     facts = page.locator("dl.facts").inner_text()
@@ -388,6 +394,11 @@ def test_reports_leaderboard_and_a_report(ui):
     page.get_by_role("link", name="passed").click()
     page.locator("details.problem", has_text="HumanEval/2").locator("summary").click()
     assert XSS in page.locator("details.problem", has_text="HumanEval/2").locator("pre.completion").inner_text()
+    # a report `commons eval run` made with the tiny model: its samples carry their prompts
+    page.goto(f"{ui.base}/ui/#/reports")
+    page.locator("table.leaderboard tr", has_text="tiny-qwen").locator("a").click()
+    page.locator("details.problem").first.locator("summary").click()
+    assert "def has_close_elements" in page.locator("details.problem").first.locator("pre.code").first.inner_text()
 
 
 def test_status_shows_the_servers_own_metrics(ui, url, gguf_spec):
