@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 INDEX_COLUMNS = ["repo", "path", "language", "license", "license_type", "size", "sha256", "redactions"]
 MAX_LIMIT = 500
+_SCAN_LOCK = threading.Lock()
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _SCP = re.compile(r"^[^/@]+@([^:/]+):(.+)$")  # git@github.com:org/repo
 _PYPI = re.compile(r"^(?:pypi\.org/project|pypi)/([^/]+)$")
@@ -128,7 +130,8 @@ class DatasetCatalog:
             except (OSError, pa.ArrowException, KeyError) as e:
                 raise ValueError(f"--dataset {root}: cannot read {shard.name} ({e}); is it a "
                                  f"`commons curate` output?") from e
-        table = pa.concat_tables(parts)
+        # sorted once by repo, path: filtered views keep that order, so no request sorts
+        table = pa.concat_tables(parts).sort_by([("repo", "ascending"), ("path", "ascending")])
         table = table.append_column("_repo_lc", pc.utf8_lower(table["repo"]))
         table = table.append_column("_path_lc", pc.utf8_lower(table["path"]))
         excluded = _read_excluded(root)
@@ -171,7 +174,6 @@ class DatasetCatalog:
             p = path.strip().lower()
             t = t.filter(pc.match_substring_regex(t["_path_lc"], glob_regex(p)) if any(c in p for c in "*?")
                          else pc.match_substring(t["_path_lc"], p))
-        t = t.sort_by([("repo", "ascending"), ("path", "ascending")])
         return t.num_rows, self._rows(t, offset, limit)
 
     def repos(self, q: str, limit: int = 50) -> tuple[int, list[dict]]:
@@ -218,11 +220,12 @@ class DatasetCatalog:
         import pyarrow.compute as pc
 
         hits = []
-        for i, shard in enumerate(self.shard_paths):
-            for rg, t in read_shard(shard, ["repo", "path", "content"]):
-                mask = pc.match_substring(t["content"], text, ignore_case=True)
-                for r in t.filter(mask).select(["repo", "path"]).to_pylist():
-                    hits.append(self._by_key[(r["repo"], r["path"])])
+        with _SCAN_LOCK:  # one content scan at a time: each reads the whole dataset
+            for shard in self.shard_paths:
+                for _, t in read_shard(shard, ["repo", "path", "content"]):
+                    mask = pc.match_substring(t["content"], text, ignore_case=True)
+                    for r in t.filter(mask).select(["repo", "path"]).to_pylist():
+                        hits.append(self._by_key[(r["repo"], r["path"])])
         rows = self.table.take(pa.array(sorted(hits), pa.int64())) if hits else self.table.slice(0, 0)
         return len(hits), self.n_files, self._rows(rows, 0, limit)
 

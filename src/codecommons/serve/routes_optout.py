@@ -28,7 +28,7 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -134,7 +134,7 @@ async def decide(request_id: str, action: str, request: Request) -> dict:
                            status=404) from e
     if action == "reject":
         return {"id": request_id, "status": "rejected", "message": f"Request {request_id} rejected."}
-    entries = [asdict(e) if hasattr(e, "__dataclass_fields__") else e for e in (result or [])]
+    entries = [asdict(e) if is_dataclass(e) else e for e in (result or [])]
     return {"id": request_id, "status": "approved", "entries": entries,
             "message": f"Request {request_id} approved: {len(entries)} registry entr"
                        f"{'y' if len(entries) == 1 else 'ies'} added. The next curation run "

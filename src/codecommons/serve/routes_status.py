@@ -52,7 +52,10 @@ async def status(request: Request) -> dict:
     st = ServerState.of(request)
     ui = request.app.state.ui
     reg = st.metrics.registry
-    value = lambda name, **labels: reg.get_sample_value(name, labels or None) or 0.0  # noqa: E731
+
+    def value(name: str, **labels: str) -> float:
+        return reg.get_sample_value(name, labels or None) or 0.0
+
     requests = sum(s.value for m in reg.collect() if m.name == "commons_requests"
                    for s in m.samples if s.name == "commons_requests_total")
     spec, policy = st.engine.spec, st.public_code

@@ -187,12 +187,20 @@ function emptyState(message: string): HTMLElement {
     h("p", null, "Start the server with ", code("commons serve --dataset DIR"), " where DIR is any ", code("commons curate"), " output (DIR/data/*.parquet)."));
 }
 
+/** Column headers; "Name:num" right-aligns a numeric column. */
+function header(names: string[]): HTMLElement[] {
+  return names.map((n) => {
+    const [label, cls] = n.split(":");
+    return h("th", { class: cls || null, scope: "col" }, label);
+  });
+}
+
 export function repoTable(total: number, repos: RepoSummary[], open: (repo: string) => void): HTMLElement {
   if (!repos.length) return notice("info", "No repository in the dataset matches.");
   return h("div", null,
     h("p", { class: "muted" }, `${fmtInt(total)} repositor${total === 1 ? "y" : "ies"}${total > repos.length ? `, first ${repos.length}` : ""}`),
     h("table", { class: "grid" },
-      h("thead", null, h("tr", null, ["Repository", "Files", "Size", "Licences", "Excluded"].map((c) => h("th", null, c)))),
+      h("thead", null, h("tr", null, header(["Repository", "Files:num", "Size:num", "Licences", "Excluded"]))),
       h("tbody", null, repos.map((r) => h("tr", null,
         h("td", null, h("button", { type: "button", class: "link", onclick: () => open(r.repo) }, r.repo)),
         h("td", { class: "num" }, fmtInt(r.files)),
@@ -206,7 +214,7 @@ export function fileTable(total: number, files: FileRow[], caption: string): HTM
   return h("div", null,
     h("h3", null, caption, h("span", { class: "muted" }, ` ${fmtInt(total)} file${total === 1 ? "" : "s"}${total > files.length ? `, first ${files.length}` : ""}`)),
     h("table", { class: "grid" },
-      h("thead", null, h("tr", null, ["Path", "Repository", "Language", "Licence", "Size", "Redactions"].map((c) => h("th", null, c)))),
+      h("thead", null, h("tr", null, header(["Path", "Repository", "Language", "Licence", "Size:num", "Redactions:num"]))),
       h("tbody", null, files.map((f) => h("tr", null,
         h("td", { class: "path" }, h("a", { href: route("dataset/file", { repo: f.repo, path: f.path }) }, f.path)),
         h("td", null, f.repo),

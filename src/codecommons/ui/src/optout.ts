@@ -82,7 +82,8 @@ export class OptOutPage {
     const ex = await getJSON<{ total: number; files: Excluded[] }>("/v1/dataset/excluded", { repo: q, limit: 20 });
     const kept = r.repos.reduce((a, x) => a + x.files, 0);
     const verdict = r.total
-      ? notice("warn", h("strong", null, "Yes. "), `${fmtInt(kept)} file${kept === 1 ? "" : "s"} from ${r.total} matching repositor${r.total === 1 ? "y are" : "ies are"} in this dataset.`)
+      ? notice("warn", h("strong", null, "Yes. "), `${fmtInt(kept)} file${kept === 1 ? "" : "s"} from ${r.total} matching ` +
+        `repositor${r.total === 1 ? "y" : "ies"} ${kept === 1 ? "is" : "are"} in this dataset.`)
       : notice("ok", h("strong", null, "No. "), `No file from a repository matching “${q}” is in this dataset.`);
     clear(this.results, verdict,
       r.total ? repoTable(r.total, r.repos, (repo) => this.prefill(repo)) : null,
