@@ -416,7 +416,7 @@ def test_status_shows_the_servers_own_metrics(ui, url, gguf_spec):
 
 # -- API key -------------------------------------------------------------------------
 
-def test_the_page_asks_for_the_api_key(browser, gguf_engine):
+def test_the_page_asks_for_the_api_key(browser, gguf_engine, queue):
     with running_server(gguf_engine, ServeOptions(api_key="sesame")) as base:
         ui = Page(browser, base)
         page = ui.open()
@@ -433,5 +433,12 @@ def test_the_page_asks_for_the_api_key(browser, gguf_engine):
         page.reload()
         page.locator(".cm-content").wait_for(timeout=WAIT_MS)
         assert not dialog.is_visible()
+        # with a key, administrators see the pending opt-out requests and can decide them
+        queue.submit("Jo", "jo@example.org", ["github.com/jo/x"], [])
+        page.get_by_role("link", name="Is my code in it?").click()
+        row = page.locator(".panel", has_text="Pending requests").locator("tr", has_text="github.com/jo/x")
+        row.get_by_role("button", name="Reject").click()
+        page.locator(".notice-ok", has_text="rejected").wait_for(timeout=WAIT_MS)
+        assert "github.com/jo/x" not in {r for q in queue.pending() for r in q.repos}
         ui.check_clean()
         ui.context.close()

@@ -9,6 +9,7 @@
                                                     # forward to vLLM/TGI/llama.cpp/Ollama
     commons serve --index runs/index.sqlite --public-code block --block-licenses non_permissive
                                                     # withhold suggestions copying indexed code
+    commons serve --dataset runs/stack --reports runs/eval   # web UI (/ui): dataset explorer, reports
 
     curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\
       -d '{"prompt": "def fib(n):\\n    ", "suffix": "\\n\\nprint(fib(10))\\n", "max_tokens": 64}'
