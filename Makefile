@@ -6,12 +6,24 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+# What the suite needs from Debian, as COMMAND-or-/FILE:PACKAGE; only what is missing is
+# installed, so toolchains already on PATH (node from NodeSource, rustc from rustup in
+# ~/.cargo/bin, another JDK) are kept. bubblewrap: the evaluation sandbox; ClamAV: the
+# malware stage; the MultiPL-E toolchains (eval/tasks/multipl_e.py): node, javac + java
+# and javatuples (every MultiPL-E Java prompt imports org.javatuples), g++, rustc (links
+# with cc), bash. The web UI's tests (tests/ui): chromium, the browser Playwright drives (its
+# own browser download does not work here), and npm (the reproducible-build test, make ui).
+SYSTEM_NEEDS := bwrap:bubblewrap clamscan:clamav clamd:clamav-daemon \
+	node:nodejs javac:default-jdk-headless java:default-jdk-headless \
+	/usr/share/java/javatuples.jar:libjavatuples-java g++:g++ cc:gcc rustc:rustc bash:bash \
+	chromium:chromium npm:npm
+
 system-packages:
-	@command -v bwrap >/dev/null && command -v clamscan >/dev/null && command -v clamd >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq bubblewrap clamav clamav-daemon)
-	@# tests/ui: the browser Playwright drives (its own browser download does not work here), and npm
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@missing=$$(for need in $(SYSTEM_NEEDS); do what=$${need%%:*}; pkg=$${need#*:}; \
+		case $$what in /*) test -e "$$what" ;; *) command -v "$$what" >/dev/null ;; esac \
+		|| echo $$pkg; done | sort -u | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+		apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -21,9 +21,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(engine, opts: ServeOptions | None = None):
+def running_server(engine, opts: ServeOptions | None = None, wrap=None):
+    """`wrap(app) -> ASGI app` puts middleware in front (e.g. to record requests)."""
     port = free_port()
     app = build_app(engine, opts)
+    app = wrap(app) if wrap else app
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -54,12 +56,12 @@ class ScriptedEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel: threading.Event):
+    def generate(self, prompt, params, cancel: threading.Event, key="", stats=None):
         """Texts in turn, one per call; the last one repeats."""
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         for i in range(0, len(text), 4):
             yield Token(-1, text[i:i + 4])
 
-    def chat(self, messages, params, cancel):
+    def chat(self, messages, params, cancel, key="", stats=None):
         return self.generate(None, params, cancel)

@@ -31,8 +31,8 @@ class SlowEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel):
-        for tok in self._engine.generate(prompt, params, cancel):
+    def generate(self, prompt, params, cancel, key="", stats=None):
+        for tok in self._engine.generate(prompt, params, cancel, key, stats):
             self.gate.wait()
             time.sleep(self.delay)
             self.tokens += 1

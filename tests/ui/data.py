@@ -155,17 +155,22 @@ class PlantedEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel):
-        text = "".join(seg.text for seg in prompt)
-        for marker, answer in self.answers.items():
-            if marker in text:
-                return self._tokens(answer, params, cancel)
-        return self._engine.generate(prompt, params, cancel)
+    def planted(self, text: str) -> str | None:
+        return next((answer for marker, answer in self.answers.items() if marker in text), None)
 
-    def chat(self, messages, params, cancel):
-        return self.generate(self.render_chat(messages), params, cancel)
+    def generate(self, prompt, params, cancel, key="", stats=None):
+        answer = self.planted("".join(seg.text for seg in prompt))
+        if answer is None:
+            return self._engine.generate(prompt, params, cancel, key, stats)
+        return self._tokens(answer, cancel)
 
-    def _tokens(self, text, params, cancel):
+    def chat(self, messages, params, cancel, key="", stats=None):
+        answer = self.planted("\n".join(m["content"] for m in messages))
+        if answer is None:
+            return self._engine.chat(messages, params, cancel, key, stats)
+        return self._tokens(answer, cancel)
+
+    def _tokens(self, text, cancel):
         for i in range(0, len(text), 4):
             if cancel.is_set():
                 return

@@ -49,9 +49,9 @@ class SlowEngine(PlantedEngine):
     started = threading.Event()
     cancelled = threading.Event()
 
-    def generate(self, prompt, params, cancel):
+    def generate(self, prompt, params, cancel, key="", stats=None):
         if "# slow" not in "".join(seg.text for seg in prompt):
-            return super().generate(prompt, params, cancel)
+            return super().generate(prompt, params, cancel, key, stats)
         return self._slow(cancel)
 
     def _slow(self, cancel):

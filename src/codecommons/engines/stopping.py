@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 OPENERS = (":", "{", "(", "[", "=>", "->", "then", "do")
 CLOSERS = set(")]}; ")
+MIN_REPEAT_PREFIX = 6  # characters of the suffix's next line that a repeat must start with
+COMMENT_MARKERS = ("#", "//", "/*", "--", ";")
 
 
 def _indent(line: str) -> int:
@@ -94,6 +96,13 @@ class StopChecker:
     def finish(self) -> str:
         """Release held-back text once generation ended (EOS, length or a stop)."""
         end = len(self.text)
+        if self.infill is not None and not self.stopped and not self._first_line:
+            # the unfinished last line (max_tokens cut it) repeating the suffix's next line
+            partial = self.text[self._line_start:]
+            nxt = self.infill.next_line.strip()
+            if partial.strip() and (self._repeats_next_line(partial) or (
+                    len(partial.strip()) >= MIN_REPEAT_PREFIX and nxt.startswith(partial.strip()))):
+                end = max(self._end_before(self._line_start), len(self.emitted))
         if self.infill is not None:
             end = self._trim_suffix_overlap(end)
             if self.infill.suffix_starts_line_end:  # the suffix brings its own newlines
@@ -145,13 +154,27 @@ class StopChecker:
         ctx = self.infill
         if not line.strip():
             return
-        if ctx.next_line.strip() and line.rstrip() == ctx.next_line.rstrip():
+        if self._repeats_next_line(line):
             self._cut(self._end_before(start))
             return
         ind = _indent(line)
         if ind < ctx.block_indent:
             is_closer = set(line.strip()) <= CLOSERS and ind == _indent(ctx.current_line)
             self._cut(start + len(line) if is_closer else self._end_before(start))
+
+    def _repeats_next_line(self, line: str) -> bool:
+        """The suffix's next line again: equal, or that line's code followed by only a
+        comment ("print(area)  # prints 3.14"). Short lines ("}", "end") must be equal:
+        as a prefix they start too many other lines."""
+        nxt = self.infill.next_line.strip()
+        got = line.strip()
+        if not nxt:
+            return False
+        if got == nxt:
+            return True
+        if len(nxt) < MIN_REPEAT_PREFIX or not got.startswith(nxt):
+            return False
+        return got[len(nxt):].lstrip().startswith(COMMENT_MARKERS)
 
     def _end_before(self, start: int) -> int:
         """Cut point before the line at `start`: drop the newline (and blank lines)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_openai, routes_tgi, routes_ui
+from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi, routes_ui
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import GuardMiddleware, install_handlers
 from codecommons.serve.generation import Generation
@@ -41,7 +41,7 @@ class ServeOptions:
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
-    scheduler = Scheduler(opts.max_queue)
+    scheduler = Scheduler(opts.max_queue, engine.max_concurrency)
     public_code = opts.public_code if opts.public_code and opts.public_code.mode != "off" else None
     state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds,
                                                              public_code=public_code),
@@ -51,6 +51,9 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        # Shutdown (SIGTERM): stop every generation, so the drain takes a chunk, not a prompt.
+        scheduler.cancel_all()
+        engine.cancel_all()
         scheduler.close()
 
     app = FastAPI(title="Code Commons", version=__version__, lifespan=lifespan,
@@ -60,6 +63,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_openai.router)
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
+    app.include_router(routes_llamacpp.router)
     routes_ui.install(app, opts.dataset, opts.reports, opts.api_key)
     install_handlers(app)
 

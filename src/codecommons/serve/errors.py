@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from codecommons.serve import protocol_openai, protocol_tgi
 from codecommons.engines.remote import RemoteError
-from codecommons.serve.generation import RequestError
+from codecommons.engines.infill import PromptError
 from codecommons.serve.scheduler import QueueFull
 
 log = logging.getLogger("codecommons.serve")
@@ -33,34 +33,66 @@ TGI_TYPES = {400: "validation", 401: "authentication", 404: "not_found", 413: "v
              422: "validation", 429: "overloaded", 500: "generation", 503: "overloaded"}
 
 
+LLAMACPP_PATHS = ("/tokenize", "/detokenize", "/infill", "/completion", "/props", "/slots")
+LLAMACPP_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                  403: "permission_error", 404: "not_found_error", 501: "not_supported_error",
+                  503: "unavailable_error"}
+
+
+def dialect(path: str) -> str:
+    """Which API a path belongs to, for its error shape: openai | llamacpp | ollama | tgi."""
+    if path.startswith("/v1/"):
+        return "openai"
+    if path.startswith("/api/"):
+        return "ollama"
+    if path in LLAMACPP_PATHS:
+        return "llamacpp"
+    return "tgi"
+
+
 def is_openai(path: str) -> bool:
-    return path.startswith("/v1/")
+    return dialect(path) == "openai"
+
+
+def error_body(path: str, status: int, message: str, param: str | None = None,
+               code: str | None = None) -> tuple[int, dict]:
+    """(status, body) in the shape of the path's API:
+    OpenAI `{"error": {"message", "type", "param", "code"}}`; llama.cpp's server
+    `{"error": {"code": status, "message", "type"}}`; Ollama `{"error": message}`; TGI
+    `{"error": message, "error_type": type}` with validation failures as 422."""
+    kind = dialect(path)
+    if kind == "openai":
+        return status, protocol_openai.error_body(
+            message, OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            param, code)
+    if kind == "llamacpp":
+        return status, {"error": {"code": status, "message": message,
+                                  "type": LLAMACPP_TYPES.get(status, "server_error" if status >= 500
+                                                             else "invalid_request_error")}}
+    if kind == "ollama":
+        return status, {"error": message}
+    status = 422 if status == 400 else status
+    return status, protocol_tgi.error_body(message, TGI_TYPES.get(status, "validation"))
 
 
 def error_response(path: str, status: int, message: str, param: str | None = None,
                    code: str | None = None) -> JSONResponse:
-    if is_openai(path):
-        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "invalid_request_error"),
-                                          param, code)
-    else:
-        # TGI reports validation failures as 422.
-        status = 422 if status == 400 else status
-        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "validation"))
+    status, body = error_body(path, status, message, param, code)
     return JSONResponse(body, status_code=status)
 
 
 def error_event(path: str, status: int, message: str) -> str:
-    """An error inside a stream that already sent 200: one SSE event."""
-    if is_openai(path):
-        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "server_error"))
-    else:
-        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "generation"))
+    """An error inside a stream that already sent 200: one SSE event (Ollama streams
+    NDJSON: one JSON line)."""
+    _, body = error_body(path, status, message)
+    if dialect(path) == "ollama":
+        return json.dumps(body) + "\n"
     return f"data: {json.dumps(body)}\n\n"
 
 
 def log_stream_error(exc: Exception) -> int:
     """Status for an error raised mid-stream; unexpected ones are logged in full."""
-    if isinstance(exc, (RequestError, RemoteError)):
+    if isinstance(exc, (PromptError, RemoteError)):
         return exc.status
     if isinstance(exc, QueueFull):
         return 503
@@ -94,8 +126,8 @@ def install_handlers(app: FastAPI) -> None:
             detail = "could not parse the request body: send UTF-8 encoded JSON"
         return error_response(request.url.path, exc.status_code, detail)
 
-    @app.exception_handler(RequestError)
-    async def _request(request: Request, exc: RequestError):
+    @app.exception_handler(PromptError)
+    async def _request(request: Request, exc: PromptError):
         return error_response(request.url.path, exc.status, exc.message, exc.param, exc.code)
 
     @app.exception_handler(QueueFull)

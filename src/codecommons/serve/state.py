@@ -44,14 +44,16 @@ class ServerState:
                                f"`{self.model_id}` (see GET /v1/models)",
                                param="model", code="model_not_found", status=404)
 
-    def sample(self, prep: Prepared, params: SamplingParams,
-               stream: bool = True) -> AsyncIterator[Delta | Done]:
+    def sample(self, prep: Prepared, params: SamplingParams, stream: bool = True,
+               key: str = "") -> AsyncIterator[Delta | Done]:
         """Queue one generation (raises QueueFull now) and record its metrics.
-        Streams get their text at most `stream_interval_s` late; others at the end."""
+        Streams get their text at most `stream_interval_s` late; others at the end.
+        `key` names the document: a newer request for it cancels this one, and the
+        engine keeps its cache apart from other documents'."""
         t0 = time.perf_counter()
         flush_s = self.stream_interval_s if stream else math.inf
-        job = self.scheduler.start(lambda cancel: self.generation.run(prep, params, cancel),
-                                   flush_s)
+        job = self.scheduler.start(lambda cancel: self.generation.run(prep, params, cancel, key),
+                                   flush_s, key)
 
         async def events() -> AsyncIterator[Delta | Done]:
             ttft = None
@@ -60,7 +62,8 @@ class ServerState:
                     ttft = time.perf_counter() - t0
                 if isinstance(ev, Done):
                     self.metrics.observe_generation(ev.n_prompt, ev.n_cached, ev.n_generated,
-                                                    ttft, time.perf_counter() - t0)
+                                                    ttft, time.perf_counter() - t0,
+                                                    ev.stats.n_shifted, ev.stats.n_evaluated)
                     for kind, n in ev.scrubbed.items():
                         self.metrics.scrubbed.labels(kind).inc(n)
                     if ev.attribution:
