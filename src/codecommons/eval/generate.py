@@ -188,7 +188,8 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
         for p, i in tqdm(pending, desc=f"generating {task.name}", disable=not progress,
                          unit="sample"):
             seed = None if params.seed is None else params.seed + i
-            row = {"task_id": p.task_id, "sample": i, "mode": mode}
+            # the prompt too: the web UI shows it beside the completion and the verdict
+            row = {"task_id": p.task_id, "sample": i, "mode": mode, "prompt": p.prompt}
             try:
                 raw = complete(engine, task, p, mode, _seeded(params, seed))
                 row.update(completion=task.postprocess(p, raw, mode), raw=raw)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi
+from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi, routes_ui
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import install_handlers
 from codecommons.serve.guard import GuardMiddleware, HostCheck
@@ -42,6 +42,8 @@ class ServeOptions:
     allowed_hosts: tuple[str, ...] = ()  # further names the Host header may carry ("*": any)
     body_timeout_s: float = 30.0
     fim_context_tokens: int = 0  # cap on a FIM prompt's prefix + suffix (0: the context)
+    dataset: str = ""  # web UI: a `commons curate` output to explore
+    reports: str = ""  # web UI: a folder of `commons eval` outputs
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
@@ -71,6 +73,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
     app.include_router(routes_llamacpp.router)
+    routes_ui.install(app, opts.dataset, opts.reports, opts.api_key)
     install_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)

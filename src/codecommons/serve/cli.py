@@ -9,6 +9,7 @@
                                                     # forward to vLLM/TGI/llama.cpp/Ollama
     commons serve --index runs/index.sqlite --public-code block --block-licenses non_permissive
                                                     # withhold suggestions copying indexed code
+    commons serve --dataset runs/stack --reports runs/eval   # web UI (/ui): dataset explorer, reports
 
     curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\
       -d '{"prompt": "def fib(n):\\n    ", "suffix": "\\n\\nprint(fib(10))\\n", "max_tokens": 64}'
@@ -83,6 +84,8 @@ class ServeConfig:
     body_timeout: float = field(30.0, "seconds for a request's body to arrive (408 after)")
     keep_alive: float = field(5.0, "seconds an idle connection stays open")
     max_connections: int = field(64, "open connections and running requests (503 beyond)")
+    dataset: str = field("", "web UI (/ui): a `commons curate` output to explore and search")
+    reports: str = field("", "web UI (/ui): a folder of `commons eval` outputs to list")
 
     def public_code_mode(self) -> str:
         return self.public_code or ("annotate" if self.index else "off")
@@ -121,6 +124,8 @@ class ServeConfig:
         if self.max_prompts < 1:
             problems.append("--max-prompts must be >= 1")
         problems += self._public_code_problems()
+        from codecommons.serve.routes_ui import config_problems
+        problems += config_problems(self.dataset, self.reports)
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -198,11 +203,12 @@ def main(argv: list[str]) -> int:
         scrub_kinds=cfg.scrub_kinds(), public_code=public_code, max_prompts=cfg.max_prompts,
         allow_special_tokens=cfg.allow_special_tokens_in_prompts, bind_host=cfg.host,
         allowed_hosts=tuple(h.strip() for h in cfg.allowed_hosts.split(",") if h.strip()),
-        body_timeout_s=cfg.body_timeout, fim_context_tokens=fim_tokens))
+        body_timeout_s=cfg.body_timeout, fim_context_tokens=fim_tokens,
+        dataset=cfg.dataset, reports=cfg.reports))
     slots = getattr(engine, "max_concurrency", 1)
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens x {slots} "
           f"slot{'s' if slots > 1 else ''}, FIM prompts up to {fim_tokens or engine.n_ctx} tokens) "
-          f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
+          f"on http://{cfg.host}:{cfg.port}  (web UI: /ui, OpenAPI: /docs)", file=sys.stderr)
     limits = HttpLimits(header_timeout_s=cfg.header_timeout, body_timeout_s=cfg.body_timeout,
                         keep_alive_s=cfg.keep_alive, max_connections=cfg.max_connections)
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

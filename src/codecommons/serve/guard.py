@@ -5,7 +5,8 @@ BaseHTTPMiddleware would buffer streams and wrap errors raised while reading the
     name to 127.0.0.1 (DNS rebinding, the hole local model servers have had CVEs for):
     the Host header must name the bind address, a loopback name or address, an address
     of a wildcard bind (0.0.0.0 / ::), or a name given with --allowed-hosts; else 403.
-  * Authorization: with an API key, `Bearer KEY` on every route but /health (compared
+  * Authorization: with an API key, `Bearer KEY` on every route but /health and the
+    web UI's static files (compared
     in constant time); two Authorization headers are ambiguous (which one would a proxy
     check?) and refused;
   * the body: a size cap enforced while it streams in (a lying Content-Length cannot
@@ -62,6 +63,14 @@ class HostCheck:
         return self.bind in WILDCARDS and _is_ip(name)
 
 
+def _public(scope) -> bool:
+    """Open without the key: the health check, and the web UI's static page (which
+    then asks for the key); GET only, since POST / is TGI's generate route."""
+    path = scope["path"]
+    return path == "/health" or (scope["method"] in ("GET", "HEAD") and
+                                 (path in ("/", "/ui") or path.startswith("/ui/")))
+
+
 class GuardMiddleware:
     def __init__(self, app, api_key: str | None, max_body_bytes: int,
                  count: Callable[[str, int], None], hosts: HostCheck | None = None,
@@ -99,7 +108,7 @@ class GuardMiddleware:
         if len(auths) > 1:
             return await error_response(path, 400, "more than one Authorization header: send "
                                         "exactly one")(scope, receive, send)
-        if self.api_key and path != "/health" and not self._authorized(auths[0] if auths else b""):
+        if self.api_key and not _public(scope) and not self._authorized(auths[0] if auths else b""):
             return await error_response(path, 401, "invalid or missing API key: send "
                                         "'Authorization: Bearer <key>'")(scope, receive, send)
         length = headers.get(b"content-length")
