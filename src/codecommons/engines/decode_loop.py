@@ -244,7 +244,7 @@ class DecodeLoop:
             r.n_done = start + sum(1 for e in entries if e[0] is r)
             if r.params.prompt_logprobs:
                 self._prompt_logprobs(r, index, start)
-            if r.n_done == len(r.ids):
+            if r.n_done == len(r.ids) and r.params.max_tokens > 0:
                 self._next(r, self._logits(index[(id(r), len(r.ids) - 1)]))
         for r in decoders:
             base = len(r.slot.tokens) - 1 - len(r.draft)  # the position r.last was fed at
@@ -316,13 +316,17 @@ class DecodeLoop:
 def tokens(req: Request):
     """The consumer side: yield the request's tokens until it ends. A consumer that
     stops early (a stop rule matched) ends the request in the loop too."""
+    ended = False
     try:
         while not req.cancel.is_set():
             item = req.out.get()
             if item is _END:
+                ended = True
                 return
             if isinstance(item, Exception):
+                ended = True
                 raise item
             yield item
     finally:
-        req.cancel.set()
+        if not ended:  # closed early: the loop drops the request at its next step
+            req.cancel.set()

@@ -160,6 +160,9 @@ class LlamaCppEngine(Engine):
     def _is_stop(self, tok: int) -> bool:
         return tok in self._eos or bool(self._lib.llama_vocab_is_eog(self.vocab, tok))
 
+    def metadata(self) -> dict[str, str]:
+        return dict(self._metadata)
+
     def chat_template(self) -> str | None:
         return self._metadata.get("tokenizer.chat_template")
 

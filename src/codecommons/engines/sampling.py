@@ -58,7 +58,8 @@ class Sampler:
             return logits
         out = np.array(logits, dtype=np.float32, copy=True)
         if p.repetition_penalty != 1.0 and prev_ids is not None and len(prev_ids):
-            ids = np.unique(np.asarray(prev_ids, dtype=np.int64))
+            window = prev_ids if p.repeat_last_n < 0 else prev_ids[len(prev_ids) - p.repeat_last_n:]
+            ids = np.unique(np.asarray(window, dtype=np.int64))
             seen = out[ids]
             out[ids] = np.where(seen > 0, seen / p.repetition_penalty, seen * p.repetition_penalty)
         if (p.presence_penalty or p.frequency_penalty) and output_ids is not None and len(output_ids):
@@ -81,6 +82,9 @@ class Sampler:
             x = np.where(x < kth, -np.inf, x)
         probs = np.exp(x - np.max(x))
         probs /= probs.sum()
+        if params.min_p > 0.0:
+            probs = np.where(probs >= params.min_p * probs.max(), probs, 0.0)
+            probs /= probs.sum()
         if params.top_p < 1.0:
             order = np.argsort(-probs, kind="stable")
             cum = np.cumsum(probs[order])

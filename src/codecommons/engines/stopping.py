@@ -41,6 +41,7 @@ class InfillContext:
     next_line: str  # first non-blank line of the suffix after the cursor's line
     suffix_starts_line_end: bool
     heal: str = ""  # trailing blanks cut from the prompt; dropped from the output start
+    min_indent: int = 0  # a later line indented less ends the completion (llama.cpp's n_indent)
 
     @classmethod
     def from_text(cls, prefix: str, suffix: str, heal: str = "") -> "InfillContext":
@@ -63,8 +64,8 @@ class InfillContext:
         ind = _indent(self.current_line)
         stripped = self.current_line.rstrip()
         if stripped.strip() and stripped.endswith(OPENERS):
-            return ind + 1  # cursor after a block opener: the body is deeper
-        return ind
+            return max(ind + 1, self.min_indent)  # cursor after a block opener: the body is deeper
+        return max(ind, self.min_indent)
 
 
 class _Kmp:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi, routes_ui
+from codecommons.serve import routes_attribution, routes_llamacpp, routes_ollama, routes_openai, routes_tgi, routes_ui
 from codecommons.engines.base import Engine
 from codecommons.serve.errors import install_handlers
 from codecommons.serve.guard import GuardMiddleware, HostCheck
@@ -73,6 +73,7 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
     app.include_router(routes_llamacpp.router)
+    app.include_router(routes_ollama.router)
     routes_ui.install(app, opts.dataset, opts.reports, opts.api_key)
     install_handlers(app)
 

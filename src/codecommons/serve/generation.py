@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -40,6 +41,9 @@ class Prepared:
     stops: list[str] = field(default_factory=list)
     stop_token_ids: frozenset[int] = frozenset()  # the FIM template's end tokens
     files: list[ContextFile] = field(default_factory=list)  # repository context used
+    # after this many seconds from the first token, stop at the next line end (llama.cpp's
+    # t_max_predict_ms: an editor wants the first lines now rather than a block later)
+    max_predict_s: float | None = None
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Delta:
 
 @dataclass
 class Done:
-    finish_reason: str  # "stop" | "length" | "cancelled"
+    finish_reason: str  # "stop" | "length" | "cancelled" | "content_filter" | "time_limit"
     n_prompt: int
     n_generated: int
     n_cached: int
@@ -61,6 +65,8 @@ class Done:
     stats: PromptStats = field(default_factory=PromptStats)  # how the prompt was evaluated
     tokens: list[Token] = field(default_factory=list)  # with logprobs, when asked for
     files: list[ContextFile] = field(default_factory=list)  # repository context in the prompt
+    ttft_s: float | None = None  # seconds to the first text (set by ServerState.sample)
+    total_s: float = 0.0
 
 
 class Generation:
@@ -168,9 +174,16 @@ class Generation:
         else:
             tokens = self.engine.generate(prep.prompt, params, cancel, key, stats)
         n, kept, since = 0, [] if params.logprobs is not None else None, []
+        deadline = None
+        timed_out = False
         try:
             for tok in tokens:
                 n += 1
+                if prep.max_predict_s is not None:
+                    deadline = deadline or time.monotonic() + prep.max_predict_s
+                    if time.monotonic() > deadline and "\n" in checker.text:
+                        timed_out = True
+                        break
                 since.append(tok)
                 if kept is not None:
                     kept.append(tok)
@@ -195,6 +208,8 @@ class Generation:
             reason = "cancelled"
         elif gate is not None and gate.blocked:
             reason = "content_filter"
+        elif timed_out:
+            reason = "time_limit"
         else:
             reason = "length" if n >= params.max_tokens and not checker.stopped else "stop"
         yield Done(reason, stats.n_prompt or prep.n_prompt, n, stats.n_cached, checker.stopped,

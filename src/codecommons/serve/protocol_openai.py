@@ -18,7 +18,7 @@ from codecommons.engines.base import SamplingParams
 from codecommons.serve.protocol_base import StrictModel
 
 MAX_N = 16  # samples per request; each runs the engine once
-MAX_STOP = 4  # OpenAI's limit on stop sequences
+MAX_STOP = 16  # OpenAI allows 4; editors send more (Zed: 6+), vLLM has no limit
 MAX_STOP_CHARS = 256  # per stop sequence: longer ones cannot be a sane stop
 MAX_LOGPROBS = 5  # completions: OpenAI's limit
 MAX_TOP_LOGPROBS = 20  # chat: OpenAI's limit

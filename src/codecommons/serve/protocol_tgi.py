@@ -56,6 +56,15 @@ class GenerateRequest(StrictModel):
     inputs: str = Field(min_length=1)
     parameters: Parameters = Field(default_factory=Parameters)
     stream: bool = False
+    # -- extensions, as on the OpenAI routes: the document completed and repository context
+    path: str | None = Field(None, max_length=4096)
+    extra_context: list[dict] | None = Field(None, max_length=64)
+
+    def context_files(self) -> list:
+        from codecommons.tokenizer.fim import ContextFile
+
+        return [ContextFile(str(c.get("filename", "context")), str(c.get("text", "")))
+                for c in self.extra_context or []]
 
     def refuse_unsupported(self) -> None:
         super().refuse_unsupported()
@@ -88,8 +97,8 @@ def details(done, seed: int | None, detokenize=None, top_n: int = 0) -> dict:
     content_filter (a copy of indexed code withheld: serve/public_code.py); `tokens`
     with their logprobs; `prefill` with decoder_input_details; `top_tokens` with
     top_n_tokens."""
-    if done.finish_reason in ("length", "content_filter"):
-        reason = done.finish_reason
+    if done.finish_reason in ("length", "content_filter", "time_limit"):
+        reason = "length" if done.finish_reason == "time_limit" else done.finish_reason
     else:
         reason = "stop_sequence" if done.stop_sequence else "eos_token"
     out = {"finish_reason": reason, "generated_tokens": done.n_generated, "seed": seed,

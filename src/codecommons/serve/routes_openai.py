@@ -166,8 +166,11 @@ async def _collect_samples(request: Request, st: ServerState,
 
 
 def _finish(done: Done | None) -> str:
-    return "length" if done is None else ("stop" if done.finish_reason == "cancelled"
-                                          else done.finish_reason)
+    """OpenAI's finish_reason: a cancelled sample ended early ("stop"), a time limit
+    cut it ("length")."""
+    if done is None:
+        return "length"
+    return {"cancelled": "stop", "time_limit": "length"}.get(done.finish_reason, done.finish_reason)
 
 
 def _stream(request: Request, st: ServerState, jobs: list[tuple[int, Prepared, object]],

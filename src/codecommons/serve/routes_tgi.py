@@ -28,7 +28,8 @@ async def _prepare(st: ServerState, body: tgi.GenerateRequest):
     def prepare():
         if p.truncate:
             return st.generation.prepare_truncated(body.inputs, p.truncate, params.max_tokens, p.stop)
-        return st.generation.prepare_completion(body.inputs, None, params.max_tokens, p.stop)
+        return st.generation.prepare_completion(body.inputs, None, params.max_tokens, p.stop,
+                                                body.context_files(), body.path or "")
 
     return await asyncio.to_thread(prepare), params
 

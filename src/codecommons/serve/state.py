@@ -85,6 +85,7 @@ class ServerState:
                 if ttft is None and isinstance(ev, Delta):
                     ttft = time.perf_counter() - t0
                 if isinstance(ev, Done):
+                    ev.ttft_s, ev.total_s = ttft, time.perf_counter() - t0
                     self.metrics.observe_generation(ev.n_prompt, ev.n_cached, ev.n_generated,
                                                     ttft, time.perf_counter() - t0,
                                                     ev.stats.n_shifted, ev.stats.n_evaluated)
