@@ -22,7 +22,7 @@ from codecommons.serve.generation import Generation
 from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from codecommons.serve.public_code import PublicCodePolicy
 from codecommons.serve.scheduler import Scheduler
-from codecommons.serve.scrub import DEFAULT_KINDS
+from codecommons.pii.scrub import DEFAULT_KINDS
 from codecommons.serve.state import ServerState
 
 MAX_BODY_BYTES = 4 << 20  # 4 MiB: ~1M characters of editor context is plenty

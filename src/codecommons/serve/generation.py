@@ -22,7 +22,7 @@ from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.infill import InfillBuilder, Layout, PromptError, check_length
 from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
-from codecommons.serve.scrub import DEFAULT_KINDS, Scrubber
+from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import ContextFile, Segment
 
 MAX_LAYOUTS = 64  # documents whose prompt layout is remembered (LRU)
