@@ -17,6 +17,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "index": ("codecommons.attribution.cli:index_main", "build or update an attribution index over a curated dataset"),
     "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
+    "lsp": ("codecommons.lsp.cli", "language server: inline completion in any editor from `commons serve`"),
 }
 
 
