@@ -40,6 +40,9 @@ def test_shards_and_rows(tmp_path):
     got = list(dataset.rows(tmp_path / "ds", columns=["repo", "path"], batch_size=2))
     assert got == [{"repo": r.repo, "path": r.path} for r in rows]
     assert [DatasetRow(**r) for r in dataset.rows(tmp_path / "ds")] == rows  # a full round trip
+    groups = list(dataset.row_groups(data / "00000.parquet", ["path"]))
+    assert [(rg, t.column("path").to_pylist()) for rg, t in groups] == [(0, ["0.py", "1.py", "2.py"])]
+    assert dataset.read_cell(data / "00001.parquet", 0, 1, "content") == "v = 4\n"
     with pytest.raises(ValueError, match="no authors column"):
         list(dataset.rows(tmp_path / "ds", columns=["authors"]))
     with pytest.raises(FileNotFoundError, match="commons curate --out"):

@@ -12,7 +12,9 @@ a row:
 
 `schema()` is the Parquet schema the writer uses (explicit: an inferred one
 breaks when a first batch lacks a value a later one has), `shards()` lists a
-dataset's files, `batches()` / `rows()` read them with only the columns asked for.
+dataset's files, `batches()` / `rows()` read them with only the columns asked for,
+and `row_groups()` / `read_cell()` give random access by (shard, row group, row),
+as the dataset explorer (serve/dataset_catalog.py) keeps its index.
 """
 
 from __future__ import annotations
@@ -113,3 +115,19 @@ def rows(dataset: str | os.PathLike, columns: Sequence[str] | None = None,
     for shard in shards(dataset):
         for batch in batches(shard, columns, batch_size):
             yield from batch.to_pylist()
+
+
+def row_groups(shard: str | os.PathLike, columns: Sequence[str]):
+    """(row group index, Arrow table of `columns`) for each row group of a shard, in order."""
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(shard)
+    for rg in range(f.num_row_groups):
+        yield rg, f.read_row_group(rg, columns=list(columns))
+
+
+def read_cell(shard: str | os.PathLike, row_group: int, row: int, column: str):
+    """One value: `column` of row `row` of row group `row_group` (one column chunk read)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(shard).read_row_group(row_group, columns=[column]).column(0)[row].as_py()

@@ -14,6 +14,7 @@ from codecommons.serve.dataset_catalog import DatasetCatalog, glob_regex, query_
 from codecommons.serve.public_code import PublicCodePolicy
 from tests.attribution.planted import STDLIB, function_source
 from tests.serve.live import running_server
+from codecommons.pii import ALL_KINDS
 from tests.ui.data import AUTHOR, XSS, small_dataset
 
 
@@ -71,7 +72,7 @@ def test_path_search_substring_and_glob(url):
 
 def test_file_view_reads_the_right_row_group(url):
     f = get(url, "/v1/dataset/file", repo="acme-widgets", path="widgets/secrets.py")
-    assert f["content"].startswith("TOKEN = '<KEY>'") and f["redactions"] == {"email": 1, "key": 1}
+    assert f["content"].startswith("TOKEN = '<KEY>'") and f["redactions"] == {**dict.fromkeys(ALL_KINDS, 0), "email": 1, "key": 1}
     assert f["shard"] == "data/00001.parquet" and f["license"] == "MIT"
     f = get(url, "/v1/dataset/file", repo="github.com/acme/gadgets", path="gadgets/colors.py")
     assert f["content"] == (STDLIB / "colorsys.py").read_text()  # second row group

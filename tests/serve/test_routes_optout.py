@@ -1,6 +1,6 @@
 """The opt-out form's routes: validation, the pending queue, the per-address rate
-limit, and administrator actions only with an API key. Runs against
-codecommons.optout.requests, or its stand-in while that module is not merged.
+limit, and administrator actions only with an API key, against the real queue
+(codecommons.optout.requests) in a registry of the test's own.
 
     python -m pytest tests/serve/test_routes_optout.py -q
 """
@@ -13,7 +13,6 @@ import pytest
 from codecommons.serve.app import ServeOptions
 from codecommons.serve.routes_optout import RateLimiter
 from tests.serve.live import running_server
-from tests.ui import optout_standin
 
 FORM = {"name": "Jane Doe", "contact": "jane@example.org", "repos": ["github.com/jane/widgets"],
         "authors": ["jane@example.org"], "note": "please"}
@@ -22,8 +21,10 @@ KEY = {"Authorization": "Bearer sesame"}
 
 @pytest.fixture
 def queue(monkeypatch, tmp_path):
+    from codecommons.optout import requests
+
     monkeypatch.setenv("COMMONS_HOME", str(tmp_path))
-    return optout_standin.install(monkeypatch)
+    return requests
 
 
 @pytest.fixture

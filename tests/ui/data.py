@@ -9,7 +9,6 @@ planted script sets `window.__pwned`, which the browser tests check stays unset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codecommons import dataset
+from codecommons.dataset import DatasetRow
 from codecommons.engines.base import Token
 
 XSS = "<script>window.__pwned = 'x'</script><img src=x onerror=\"window.__pwned = 'img'\">"
@@ -79,18 +80,11 @@ def widgets_repo(root: Path) -> Path:
 
 # -- a small dataset written directly (fast; for the route tests) -----------------
 
-SCHEMA = pa.schema([("content", pa.string()), ("repo", pa.string()), ("path", pa.string()),
-                    ("language", pa.string()), ("license", pa.string()), ("license_type", pa.string()),
-                    ("size", pa.int64()), ("sha256", pa.string()),
-                    ("redactions", pa.struct([("email", pa.int64()), ("key", pa.int64())]))])
-
-
 def row(repo: str, path: str, content: str, license: str = "MIT", language: str = "Python",
         redactions: dict | None = None) -> dict:
-    return {"content": content, "repo": repo, "path": path, "language": language, "license": license,
-            "license_type": "permissive", "size": len(content.encode()),
-            "sha256": hashlib.sha256(content.encode()).hexdigest(),
-            "redactions": {"email": 0, "key": 0, **(redactions or {})}}
+    """A dataset row as `commons curate` writes it (codecommons.dataset)."""
+    return DatasetRow.of(content, repo=repo, path=path, language=language, license=license,
+                         license_type="permissive", redactions=redactions).to_dict()
 
 
 def small_dataset(root: Path) -> Path:
@@ -108,7 +102,8 @@ def small_dataset(root: Path) -> Path:
                 redactions={"email": 1, "key": 1}),
             row("github.com/acme/gadgets", "gadgets/colors.py", (STDLIB / "colorsys.py").read_text(),
                 license="BSD-3-Clause")]
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), ds / "data" / "00001.parquet", row_group_size=2)
+    pq.write_table(pa.Table.from_pylist(rows, schema=dataset.schema()), ds / "data" / "00001.parquet",
+                   row_group_size=2)
     (ds / "excluded").mkdir()
     (ds / "excluded" / "license_00000.jsonl").write_text(
         json.dumps({"repo": "acme-widgets", "path": "vendor/gpl_thing.py", "reason": "license:GPL-3.0-only"}) + "\n"

@@ -27,7 +27,6 @@ import pytest
 from codecommons.serve.app import ServeOptions
 from codecommons.serve.public_code import PublicCodePolicy
 from tests.serve.live import running_server
-from tests.ui import optout_standin
 from tests.ui.data import AUTHOR, XSS, PlantedEngine, eval_report, widgets_repo
 
 pytestmark = pytest.mark.browser
@@ -95,9 +94,11 @@ def site(tmp_path_factory, tiny_gguf):
 
 @pytest.fixture(scope="module")
 def queue(tmp_path_factory):
+    from codecommons.optout import requests
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COMMONS_HOME", str(tmp_path_factory.mktemp("commons-home")))
-        yield optout_standin.install(mp)
+        yield requests
 
 
 @pytest.fixture(scope="module")
@@ -365,10 +366,9 @@ def test_is_my_code_in_it_and_an_opt_out_request(ui, queue):
     ui.shot("optout", full_page=True)
     pending = {r.id: r for r in queue.pending()}
     assert pending[request_id].repos == ["acme-widgets"] and pending[request_id].status == "pending"
-    if not optout_standin.is_standin(queue):
-        out = subprocess.run([sys.executable, "-m", "codecommons", "optout", "pending"], capture_output=True,
-                             text=True, env={**os.environ}, timeout=120)
-        assert out.returncode == 0 and request_id in out.stdout
+    out = subprocess.run([sys.executable, "-m", "codecommons", "optout", "pending"], capture_output=True,
+                         text=True, env={**os.environ}, timeout=120)
+    assert out.returncode == 0 and request_id in out.stdout
 
 
 # -- reports and status --------------------------------------------------------------

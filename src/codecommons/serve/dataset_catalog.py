@@ -22,28 +22,28 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-INDEX_COLUMNS = ["repo", "path", "language", "license", "license_type", "size", "sha256", "redactions"]
+from codecommons import dataset
+from codecommons.optout.registry import canonical_repo
+
+# every column `commons curate` writes (codecommons.dataset) but the content
+INDEX_COLUMNS = [c for c in dataset.COLUMNS if c != "content"]
 MAX_LIMIT = 500
 _SCAN_LOCK = threading.Lock()
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
-_SCP = re.compile(r"^[^/@]+@([^:/]+):(.+)$")  # git@github.com:org/repo
-_PYPI = re.compile(r"^(?:pypi\.org/project|pypi)/([^/]+)$")
 
 
-# -- reading shards: the one place that knows the on-disk layout (DIR/data/*.parquet,
-#    the columns `commons curate` writes). Swap for codecommons.dataset's reader. --
+# -- reading shards: codecommons.dataset knows the layout (DIR/data/*.parquet) and the
+#    columns `commons curate` writes. --
 
 def shards(root: Path) -> list[Path]:
-    return sorted((root / "data").glob("*.parquet"))
+    try:
+        return dataset.shards(root)
+    except FileNotFoundError:
+        return []
 
 
 def read_shard(shard: Path, columns: list[str]):
     """(row group, pyarrow.Table) of each row group of `shard`, in order."""
-    import pyarrow.parquet as pq
-
-    f = pq.ParquetFile(shard)
-    for rg in range(f.num_row_groups):
-        yield rg, f.read_row_group(rg, columns=columns)
+    return dataset.row_groups(shard, columns)
 
 
 def dataset_problems(root: Path) -> list[str]:
@@ -71,9 +71,7 @@ def dataset_problems(root: Path) -> list[str]:
 
 
 def read_cell(shard: Path, row_group: int, row: int, column: str):
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(shard).read_row_group(row_group, columns=[column]).column(0)[row].as_py()
+    return dataset.read_cell(shard, row_group, row, column)
 
 
 # -----------------------------------------------------------------------------------
@@ -81,14 +79,9 @@ def read_cell(shard: Path, row_group: int, row: int, column: str):
 def query_form(text: str) -> str:
     """A repository as users type it -> the form datasets name repositories in
     (`https://github.com/Org/Repo.git` -> `github.com/org/repo`,
-    `https://pypi.org/project/Foo_Bar/` -> `pypi/foo-bar`)."""
-    s = _SCHEME.sub("", text.strip().lower())
-    if m := _SCP.match(s):
-        s = f"{m.group(1)}/{m.group(2)}"
-    s = s.strip("/").removesuffix(".git")
-    if m := _PYPI.match(s):  # python-env names a distribution pypi/NAME (PEP 503)
-        s = "pypi/" + re.sub(r"[-_.]+", "-", m.group(1))
-    return s
+    `https://pypi.org/project/Foo_Bar/` -> `pypi/foo-bar`): the opt-out registry's
+    comparison form, so "is my code in it?" and `commons optout` agree."""
+    return canonical_repo(text)
 
 
 def glob_regex(pattern: str) -> str:
