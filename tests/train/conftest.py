@@ -12,10 +12,10 @@ import pytest
 
 # Real code: a few small standard-library modules, as two "repositories".
 FILES = {
-    "python/cpython": ["textwrap.py", "string.py", "json/encoder.py", "json/decoder.py",
-                       "json/__init__.py", "colorsys.py", "bisect.py", "keyword.py"],
-    "python/more": ["heapq.py", "fnmatch.py", "shlex.py", "glob.py", "copy.py", "numbers.py",
-                    "sched.py", "reprlib.py", "queue.py", "graphlib.py"],
+    "python/cpython": ["colorsys.py", "bisect.py", "json/scanner.py", "json/tool.py", "token.py",
+                       "secrets.py", "signal.py", "genericpath.py"],
+    "python/more": ["fnmatch.py", "reprlib.py", "linecache.py", "getpass.py", "chunk.py",
+                    "crypt.py", "imghdr.py", "sched.py", "stat.py", "codeop.py"],
 }
 PII_FILE = ("acme/app", "settings.py",
             "ADMIN = '<EMAIL>'\nAPI_KEY = '<KEY>'\nDB_PASSWORD = '<PASSWORD>'\n"
