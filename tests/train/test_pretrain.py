@@ -114,3 +114,47 @@ def test_two_processes_match_one_with_twice_the_accumulation(tiny_dataset, tiny_
     a, b = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(a) == len(b) == 8
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, list(zip(a, b))
+    # FSDP (parameters, gradients and optimizer state sharded) computes the same.
+    finish(run_cli(args(tiny_dataset, tiny_tokenizer, tmp_path / "fsdp", *more, "--fsdp"), launcher=torchrun))
+    c = losses(tmp_path / "fsdp")
+    assert max(abs(x - y) for x, y in zip(a, c)) < 1e-4, list(zip(a, c))
+
+
+def test_checkpoint_is_served_by_commons_serve_and_answers_fim(pretrained):
+    """`commons serve --model DIR` on the checkpoint: the transformers engine, the
+    StarCoder FIM template detected from our tokenizer, a real /v1/completions."""
+    import httpx
+
+    from codecommons.engines.base import load_engine
+    from codecommons.models.registry import resolve
+    from tests.serve.live import running_server
+
+    spec = resolve(str(pretrained / "checkpoints" / "step_000040"))
+    assert spec.format == "transformers" and spec.family == "starcoder" and spec.context_length == 64
+    engine = load_engine(spec, device="cpu")
+    try:
+        assert engine.fim_template().name == "starcoder"
+        with running_server(engine) as url:
+            r = httpx.post(url + "/v1/completions", json={
+                "prompt": "def add(a, b):\n    ", "suffix": "\n", "max_tokens": 8,
+                "temperature": 0}, timeout=60)
+            models = httpx.get(url + "/v1/models", timeout=10).json()
+    finally:
+        engine.close()
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] > 5
+    assert models["data"][0]["id"] == "step_000040"
+
+
+def test_starcoder2_with_transformers(tiny_dataset, tiny_tokenizer, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from codecommons.train import pretrain
+
+    out = tmp_path / "sc2"
+    assert pretrain.main(args(tiny_dataset, tiny_tokenizer, out, "--arch", "starcoder2", "--impl",
+                              "transformers", "--max-steps", "2", "--eval-every", "2")) == 0
+    model = AutoModelForCausalLM.from_pretrained(str(out / "checkpoints" / "step_000002"))
+    assert type(model).__name__ == "Starcoder2ForCausalLM"
+    with pytest.raises(ValueError, match="--arch starcoder2 needs --impl transformers"):
+        pretrain.PretrainConfig(dataset="d", tokenizer="t", out="o", max_steps=1, arch="starcoder2")

@@ -50,7 +50,7 @@ def full_state(model, optimizer) -> tuple[dict, dict]:
     return get_model_state_dict(model, options=opts), get_optimizer_state_dict(model, optimizer, options=opts)
 
 
-def save(out: Path, step: int, d: dist_mod.Dist, model, raw_model, optimizer, scheduler,
+def save(out: Path, step: int, d: dist_mod.Dist, model, optimizer, scheduler,
          data_state: list, extra: dict, write_folder, keep: int = 2) -> Path | None:
     """Every process calls this (gathers are collective); process 0 writes.
     `write_folder(folder, model_state_dict)` writes the transformers folder."""

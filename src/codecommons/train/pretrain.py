@@ -258,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
     total_steps = cfg.max_steps or math.ceil(cfg.max_tokens / tokens_per_step)
     if cfg.max_tokens:
         total_steps = min(total_steps, math.ceil(cfg.max_tokens / tokens_per_step))
-    optimizer = make_optimizer(model, cfg, device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, cfg, total_steps))
     size = model.config
     n_layer = getattr(size, "n_layer", None) or size.num_hidden_layers
     n_embd = getattr(size, "n_embd", None) or size.hidden_size
@@ -267,10 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     fpt = flops_per_token(n_params, n_layer, n_embd, cfg.seq_len)
     peak = dist.peak_flops(device, dtype, cfg.peak_tflops)
 
+    # FSDP replaces parameters with sharded ones: wrap first, then the optimizer.
+    wrapped = dist.wrap(model, d, cfg.fsdp, block_type)
+    optimizer = make_optimizer(wrapped, cfg, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, cfg, total_steps))
     step, tokens, elapsed = 0, 0, 0.0
     log_path = out / "log.jsonl"
     if cfg.resume and (ckpt := checkpoint.latest(out)) is not None:
-        state = checkpoint.load(ckpt, d, model, optimizer, scheduler)
+        state = checkpoint.load(ckpt, d, wrapped, optimizer, scheduler)
         step, tokens, elapsed = state["step"], state["tokens"], state.get("elapsed_s", 0.0)
         train_data.load_state_dict(state["data"])
         if d.main:
@@ -278,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resumed from {ckpt} (step {step}, {tokens:,} tokens)")
     elif d.main and log_path.exists():
         log_path.unlink()
-    wrapped = dist.wrap(model, d, cfg.fsdp, block_type)
-    if cfg.compile:
-        wrapped = torch.compile(wrapped)
+    runner = torch.compile(wrapped) if cfg.compile else wrapped  # checkpoints use `wrapped`
     if d.main:
         print(f"{cfg.arch} {cfg.config} ({cfg.impl}): {n_params / 1e6:.1f}M parameters, {d.world_size} "
               f"process(es) on {device}, {dtype}, {tokens_per_step:,} tokens/step, {total_steps} steps")
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             x, y = train_data.micro(k)
             x, y = x.to(device), y.to(device)
             with dist.no_sync(wrapped, k == cfg.grad_accum - 1), dist.autocast(device, dtype):
-                logits = forward(wrapped, x)  # (B, T, V)
+                logits = forward(runner, x)  # (B, T, V)
                 loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=data.IGNORE)
                 (loss / cfg.grad_accum).backward()
             loss_sum += loss.detach()
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                "grad_norm": float(grad_norm), "tokens_per_s": round(tps, 1),
                "mfu": round(mfu, 4) if mfu is not None else None, "elapsed_s": round(elapsed, 3)}
         if step % cfg.eval_every == 0 or step == total_steps:
-            row["val_loss"] = last_val = evaluate(wrapped, forward, val_batches, d, device, dtype)
+            row["val_loss"] = last_val = evaluate(runner, forward, val_batches, d, device, dtype)
         if d.main:
             with log_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tps:,.0f}",
                             mfu=f"{mfu:.2f}" if mfu is not None else "n/a")
         if step % cfg.save_every == 0 or step == total_steps:
-            folder = checkpoint.save(out, step, d, wrapped, model, optimizer, scheduler,
+            folder = checkpoint.save(out, step, d, wrapped, optimizer, scheduler,
                                      train_data.state_dict(), {"tokens": tokens, "elapsed_s": elapsed},
                                      lambda f, sd: write_folder(f, sd, last_val), cfg.keep)
             if d.main:
