@@ -84,6 +84,7 @@ def test_exported_gguf_serves_a_fim_request(lora_run):
     engine = load_engine(spec, n_threads=1)
     try:
         assert engine.fim_template().name == "qwen"
+        assert "<|im_start|>" in engine.chat_template()  # the chat template travels too
         with running_server(engine) as url:
             r = httpx.post(url + "/v1/completions", json={
                 "prompt": "def add(a, b):\n    ", "suffix": "\n\nprint(add(1, 2))\n",

@@ -158,3 +158,10 @@ def test_starcoder2_with_transformers(tiny_dataset, tiny_tokenizer, tmp_path):
     assert type(model).__name__ == "Starcoder2ForCausalLM"
     with pytest.raises(ValueError, match="--arch starcoder2 needs --impl transformers"):
         pretrain.PretrainConfig(dataset="d", tokenizer="t", out="o", max_steps=1, arch="starcoder2")
+
+
+def test_refuses_to_overwrite_a_run_without_resume(pretrained, tiny_dataset, tiny_tokenizer):
+    from codecommons.train import pretrain
+
+    with pytest.raises(ValueError, match="already holds checkpoints \\(step_000040\\): pass --resume"):
+        pretrain.main(args(tiny_dataset, tiny_tokenizer, pretrained, "--max-steps", "1"))

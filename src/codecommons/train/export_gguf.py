@@ -92,8 +92,11 @@ def _vocab(w, gguf, folder: Path, n_vocab: int, pre: str) -> None:
     w.add_eos_token_id(eos)
     w.add_pad_token_id(ids.get(tok_cfg.get("pad_token") or "", eot))
     w.add_add_bos_token(False)
-    if tok_cfg.get("chat_template"):
-        w.add_chat_template(tok_cfg["chat_template"])
+    # transformers >= 4.47 may keep the template in its own file.
+    jinja = folder / "chat_template.jinja"
+    template = tok_cfg.get("chat_template") or (jinja.read_text(encoding="utf-8") if jinja.exists() else "")
+    if template:
+        w.add_chat_template(template)
 
 
 def export(folder: str | Path, out: str | Path, name: str = "", license: str = "") -> Path:

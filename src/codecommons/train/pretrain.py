@@ -271,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, cfg, total_steps))
     step, tokens, elapsed = 0, 0, 0.0
     log_path = out / "log.jsonl"
-    if cfg.resume and (ckpt := checkpoint.latest(out)) is not None:
+    ckpt = checkpoint.latest(out)
+    if ckpt is not None and not cfg.resume:
+        raise ValueError(f"{out} already holds checkpoints ({ckpt.name}): pass --resume to continue "
+                         "that run, or another --out")
+    if ckpt is not None:
         state = checkpoint.load(ckpt, d, wrapped, optimizer, scheduler)
         step, tokens, elapsed = state["step"], state["tokens"], state.get("elapsed_s", 0.0)
         train_data.load_state_dict(state["data"])
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             _truncate_log(log_path, step)
             print(f"resumed from {ckpt} (step {step}, {tokens:,} tokens)")
     elif d.main and log_path.exists():
-        log_path.unlink()
+        log_path.unlink()  # a run killed before its first checkpoint starts over
     runner = torch.compile(wrapped) if cfg.compile else wrapped  # checkpoints use `wrapped`
     if d.main:
         print(f"{cfg.arch} {cfg.config} ({cfg.impl}): {n_params / 1e6:.1f}M parameters, {d.world_size} "
