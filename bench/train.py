@@ -3,7 +3,7 @@ against peft + transformers' Trainer, FIM exact match before/after fine-tuning o
 this repository's own code, and (on a GPU) pretraining tokens/s and MFU against
 plain transformers.
 
-    python bench/train.py                  # CPU parts, full settings (about 1-2 h on 2 cores)
+    python bench/train.py                  # CPU parts, full settings (about 1 h on 2 idle cores)
     python bench/train.py --smoke          # smallest settings: checks the script (minutes)
     python bench/train.py --gpu            # + 125m / 350m on the GPU (needs CUDA)
 
@@ -38,9 +38,9 @@ MODEL = "qwen2.5-coder-0.5b"
 SETTINGS = {  # full | smoke
     "tokenizer_vocab": (8192, 2048),
     "pretrain_steps": (300, 20),
-    "ft_steps": (40, 2),
+    "ft_steps": (30, 2),
     "ft_seq_len": (256, 128),
-    "eval_lines": (60, 4),
+    "eval_lines": (40, 4),
     "baseline_steps": (6, 2),
 }
 

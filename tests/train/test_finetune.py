@@ -125,3 +125,19 @@ def test_config_errors_name_the_flags():
     with pytest.raises(ValueError, match="--model is required\n--data is required\n--out is required\n"
                                          "--method must be one of lora, full"):
         finetune.FinetuneConfig(method="qlora")
+
+
+def test_a_gguf_base_loads_as_a_plain_savable_model(tiny_gguf, tiny_hf_model, tmp_path):
+    """The embedded models are GGUFs: transformers dequantises them, and the result
+    must train and save like any model folder."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model, tok, spec = finetune.load_base(str(tiny_gguf))
+    assert spec.family == "qwen2.5-coder" and getattr(model, "hf_quantizer", None) is None
+    ref = AutoModelForCausalLM.from_pretrained(str(tiny_hf_model)).eval()
+    ids = torch.tensor([tok("def f(x):\n    return x")["input_ids"]])
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, ref(input_ids=ids).logits, atol=1e-5)
+    model.save_pretrained(str(tmp_path / "m"))
+    assert (tmp_path / "m" / "model.safetensors").exists()

@@ -66,33 +66,30 @@ def torch_generator(model, codec, budget: int, max_tokens: int) -> Callable[[str
     """Greedy infill with a transformers (or peft) model in memory; the prompt is
     `codec.template.segments(prefix, suffix)` encoded as serving encodes it."""
     import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
 
     template: FimTemplate = codec.template
-    stop = {codec.eot} | {i for t in template.stops if (i := codec.special.token_to_id(t)) is not None}
-    newline = codec.raw.encode("\n", add_special_tokens=False).ids
+    stop = [codec.eot] + [i for t in template.stops if (i := codec.special.token_to_id(t)) is not None]
+
+    class FirstLine(StoppingCriteria):  # the first line is all that is scored
+        def __init__(self, n_prompt: int) -> None:
+            self.n_prompt = n_prompt
+
+        def __call__(self, input_ids, scores, **kw) -> bool:
+            return "\n" in codec.hf.decode(input_ids[0, self.n_prompt:])
 
     def count(text: str) -> int:
         return len(codec.raw.encode(text, add_special_tokens=False).ids)
 
     def generate(prefix: str, suffix: str) -> str:
         prefix, suffix = fit_to_budget(prefix, suffix, budget, count)
-        ids = torch.tensor([codec.encode_segments(template.segments(prefix, suffix))])
-        device = next(model.parameters()).device
-        out = []
+        ids = torch.tensor([codec.encode_segments(template.segments(prefix, suffix))],
+                           device=next(model.parameters()).device)
         with torch.no_grad():
-            res = model(input_ids=ids.to(device), use_cache=True)
-            past = res.past_key_values
-            for _ in range(max_tokens):
-                nxt = int(res.logits[0, -1].argmax())
-                if nxt in stop:
-                    break
-                out.append(nxt)
-                if newline and nxt == newline[-1] or "\n" in codec.hf.decode(out[-2:]):
-                    break
-                res = model(input_ids=torch.tensor([[nxt]], device=device), past_key_values=past,
-                            use_cache=True)
-                past = res.past_key_values
-        return codec.hf.decode(out, skip_special_tokens=True)
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                 max_new_tokens=max_tokens, eos_token_id=stop, pad_token_id=codec.eot,
+                                 stopping_criteria=StoppingCriteriaList([FirstLine(ids.shape[1])]))
+        return codec.hf.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
 
     return generate
 

@@ -107,7 +107,26 @@ def load_base(name: str):
         raise ValueError(f"{name}: cannot fine-tune a {spec.format} model; give a .gguf or a model folder")
     tok = AutoTokenizer.from_pretrained(where, **kw)
     model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kw)
+    if spec.format == "gguf":
+        model = _plain(model)
     return model, tok, spec
+
+
+def _plain(model):
+    """A GGUF-loaded model is fp32 already but still marked "quantized with gguf",
+    which transformers refuses to save: the same weights in a plain model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cfg = model.config
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config
+    plain = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
+    plain.tie_weights()
+    plain.generation_config = model.generation_config
+    return plain.eval()
 
 
 def curated_dataset(cfg: FinetuneConfig) -> Path:
