@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def log_rows(path: Path) -> list[dict]:
 
 # -- CPU: pretraining smoke run ----------------------------------------------------
 def pretrain_smoke(data: Path, work: Path, pick) -> list[str]:
+    shutil.rmtree(work / "tiny", ignore_errors=True)  # a fresh run, not a resume
     t0 = time.perf_counter()
     commons("train", "tokenizer", str(data), "--vocab-size", str(pick("tokenizer_vocab")),
             "--heldout-fraction", "0.1", "--out", str(work / "tok"))
@@ -98,6 +100,7 @@ def _params(run: Path) -> str:
 # -- CPU: fine-tuning the 0.5B on this repository ---------------------------------------
 def finetune(data: Path, work: Path, pick) -> dict:
     out = work / "ft"
+    shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     commons("train", "finetune", "--model", MODEL, "--data", str(data), "--method", "lora",
             "--max-steps", str(pick("ft_steps")), "--seq-len", str(pick("ft_seq_len")), "--micro-batch", "1",
