@@ -219,9 +219,14 @@ def plot(log_path: Path, png: Path) -> None:
 
 def _truncate_log(path: Path, step: int) -> None:
     """After a resume, forget what the killed run logged past its checkpoint."""
-    if path.exists():
-        keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in keep))
+    if not path.exists():
+        return
+    text = path.read_text()
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines.pop()  # the kill interrupted this line's write
+    keep = [line for line in lines if line and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in keep))
 
 
 def main(argv: list[str] | None = None) -> int:
