@@ -18,6 +18,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),
     "train": ("codecommons.train.cli", "train a tokenizer, pretrain with FIM, fine-tune on your own code"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
+    "lsp": ("codecommons.lsp.cli", "language server: inline completion in any editor from `commons serve`"),
 }
 
 

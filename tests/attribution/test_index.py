@@ -222,3 +222,49 @@ def test_cli(index, tmp_path, capsys):
     assert attribute_main(["--min-chars", "x"]) == 2
     assert index_main(["build", str(root / "ds"), "--out", str(idx), "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped_shards"] == 1
+
+
+# -- prose: comments and docstrings are matched like code ---------------------------
+
+def _comment_block(rel: str, min_len: int = 300) -> str:
+    """The first run of consecutive `#` comment lines in a file with at least min_len chars."""
+    block: list[str] = []
+    for line in (STDLIB / rel).read_text().splitlines():
+        if line.lstrip().startswith("#"):
+            block.append(line)
+            if sum(map(len, block)) >= min_len:
+                return "\n".join(block)
+        else:
+            block = []
+    raise AssertionError(f"no comment block in {rel}")
+
+
+def test_copied_docstring_prose_is_reported(index):
+    _, idx = index
+    doc = __import__("json").__doc__
+    excerpt = doc[: doc.index(" ", 900)]  # ~900 characters of json's module docstring
+    planted = f'def helper(x):\n    """{excerpt.strip()}\n    """\n    return x\n'
+    top = check_found(attribute(planted, idx, language="python"), rel="json/__init__.py")
+    assert top.length >= 600  # the prose, less its whitespace
+    source = (STDLIB / "json/__init__.py").read_text()
+    assert source[top.source_start:top.source_end].split() == planted[top.query_start:top.query_end].split()
+
+
+def test_copied_comment_block_is_reported_and_whitespace_does_not_hide_it(index):
+    _, idx = index
+    block = _comment_block("heapq.py")
+    words = block.replace("#", " ").split()
+    rewrapped = "\n".join("    # " + " ".join(words[i:i + 7]) for i in range(0, len(words), 7))
+    for planted in (f"x = 1\n{block}\ny = 2\n", rewrapped):
+        matches = attribute(planted, idx, language="python")
+        assert matches and matches[0].path == "heapq.py", planted[:80]
+
+
+def test_short_or_unrelated_prose_is_not_reported(index):
+    _, idx = index
+    doc = __import__("json").__doc__
+    assert attribute(f'"""{doc[:100]}"""\n', idx, language="python") == []
+    prose = ("# This module schedules shifts for the warehouse team and keeps the roster in a\n"
+             "# spreadsheet that the managers edit by hand every Monday morning before the\n"
+             "# first delivery arrives; nobody should run it on public holidays or Sundays.\n")
+    assert attribute(prose + UNRELATED, idx, language="python") == []

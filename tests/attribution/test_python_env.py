@@ -40,7 +40,7 @@ def longest_function(rows: list[dict], repo: str) -> tuple[dict, str]:
         for node in ast.parse(row["content"]).body:
             if isinstance(node, ast.FunctionDef):
                 src = ast.get_source_segment(row["content"], node)
-                size = sum(map(len, normalize_spans(src, "Python")[0]))
+                size = sum(map(len, normalize_spans(src, "Python").code))
                 best = max(best, (size, row["path"], src), key=lambda b: b[0])
     size, path, src = best
     assert size >= 300, f"no function long enough in {repo}"

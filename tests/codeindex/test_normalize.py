@@ -25,9 +25,21 @@ def test_invariant_under_reformat_rename_and_comments():
 
 
 def test_spans_and_fallback():
-    toks, starts, ends = normalize_spans("x = foo(1)  // c\n", "no-such-language")
-    assert toks == [VAR, "=", VAR, "(", "1", ")"]
+    toks, starts, ends, n_code = normalize_spans("x = foo(1)  // a comment\n", "no-such-language")
+    assert toks[:n_code] == [VAR, "=", VAR, "(", "1", ")"]
+    assert toks[n_code:] == ["a", "comment"]  # the comment's prose, its delimiter dropped
     assert (starts[2], ends[2]) == (4, 7)
+
+
+def test_prose_stream_holds_comments_and_docstrings_verbatim():
+    src = 'def f(x):\n    """Return  the\n    answer."""\n    # Keep it  simple.\n    return x\n'
+    n = normalize_spans(src, "python")
+    prose = n.tokens[n.n_code:]
+    assert prose == ['"""Return', "the", 'answer."""', "Keep", "it", "simple."]
+    assert all(src[a:b] == t for t, a, b in zip(n.tokens[n.n_code:], n.starts[n.n_code:],
+                                                 n.ends[n.n_code:]))
+    # the code stream is unchanged by comments
+    assert n.code == normalize_spans(src.replace("# Keep it  simple.", ""), "python").code
 
 
 def test_winnowing_guarantee():

@@ -95,3 +95,22 @@ def test_infill_streams_completed_lines_early():
     ctx = InfillContext.from_text("def f(x):\n    ", "\n")
     c = StopChecker([], ctx)
     assert c.feed("a = 1\n    b") == "a = 1"  # the first line is final once complete
+
+
+def test_line_repeating_the_suffix_with_a_comment_ends_completion():
+    ctx = InfillContext.from_text("import math\n\narea = math.pi * ", "\nprint(area)\n")
+    c = StopChecker([], ctx)
+    out = c.feed("radius ** 2\nprint(area)  # Output: 314.15\n") + c.finish()
+    assert out == "radius ** 2"
+    # a short next line must match exactly: "} else {" does not repeat "}"
+    ctx = InfillContext.from_text("if (a) {\n  x();\n", "}\n")
+    c = StopChecker([], ctx)
+    assert c.feed("  y();\n} else {\n  z();\n") .startswith("  y();\n} else {")
+
+
+def test_unfinished_last_line_repeating_the_suffix_is_dropped():
+    ctx = InfillContext.from_text("import math\n\narea = math.pi * ", "\nprint(area)\n")
+    c = StopChecker([], ctx)
+    assert c.feed("radius ** 2\nprint(area)  # Output: 3") + c.finish() == "radius ** 2"
+    c = StopChecker([], ctx)
+    assert c.feed("radius ** 2\nprint(ar") + c.finish() == "radius ** 2"

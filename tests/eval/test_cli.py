@@ -12,13 +12,14 @@ import pytest
 
 from codecommons.eval.cli import main
 from codecommons.eval.tasks import TASKS
+from tests.eval import needs
 
 
 def run(argv) -> int:
     return main(argv)
 
 
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("task", [pytest.param(t, marks=needs.task_marks(TASKS[t])) for t in TASKS])
 def test_every_task_runs_end_to_end(task, tiny_gguf, tmp_path):
     out = tmp_path / "runs"
     assert run(["run", task, "--model", str(tiny_gguf), "--limit", "1", "--max-new-tokens", "12",
@@ -31,6 +32,7 @@ def test_every_task_runs_end_to_end(task, tiny_gguf, tmp_path):
     assert set(report["statuses"]) <= {"passed", "failed", "timeout", "error"}
 
 
+@needs.bwrap
 def test_base_mode_and_pass_at_k(tiny_gguf, tmp_path):
     out = tmp_path / "runs"
     assert run(["run", "humaneval", "--model", str(tiny_gguf), "--limit", "2", "--mode", "base",
@@ -61,13 +63,24 @@ def test_execute_refuses_without_flag(tiny_gguf, tmp_path, capsys):
 
 
 def test_missing_toolchain_is_an_error_not_a_zero(tiny_gguf, tmp_path, monkeypatch, capsys):
-    assert run(["generate", "multipl-e-java", "--model", str(tiny_gguf), "--limit", "1",
+    """A PATH without node: `execute` and `run` refuse before any program runs, name
+    the tool and how to install it, and write no results."""
+    assert run(["generate", "multipl-e-js", "--model", str(tiny_gguf), "--limit", "1",
                 "--max-new-tokens", "4", "--n-ctx", "512", "--out", str(tmp_path)]) == 0
-    monkeypatch.setattr("shutil.which", lambda name: None if name in ("javac", "java") else "/x")
-    assert run(["execute", str(tmp_path / "samples.jsonl"), "--task", "multipl-e-java",
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert run(["execute", str(tmp_path / "samples.jsonl"), "--task", "multipl-e-js",
                 "--allow-code-execution"]) == 1
-    assert "javac" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "node: not found on PATH" in err and "apt-get install -y nodejs" in err, err
     assert not (tmp_path / "results.jsonl").exists()
+    out = tmp_path / "runs"
+    assert run(["run", "multipl-e-js", "--model", str(tiny_gguf), "--limit", "1",
+                "--max-new-tokens", "4", "--n-ctx", "512", "--out", str(out),
+                "--allow-code-execution"]) == 1
+    assert "apt-get install -y nodejs" in capsys.readouterr().err
+    assert not out.exists()  # refused before generating
 
 
 def test_bad_flags_are_explained(capsys):

@@ -13,6 +13,7 @@ import pytest
 from codecommons.eval.execute import execute
 from codecommons.eval.metrics import mean_pass_at_k
 from codecommons.eval.tasks import get_task
+from tests.eval import needs
 
 
 def write_samples(path, rows):
@@ -34,12 +35,14 @@ def run_references(task_name: str, mode: str, tmp_path) -> list[dict]:
     return results(tmp_path / "r.jsonl")
 
 
+@needs.bwrap
 def test_humaneval_canonical_solutions_pass_164_of_164(tmp_path):
     rows = run_references("humaneval", "base", tmp_path)
     failed = [(r["task_id"], r["status"], r["stderr"][-300:]) for r in rows if not r["passed"]]
     assert len(rows) == 164 and not failed, failed
 
 
+@needs.bwrap
 def test_mbpp_reference_solutions_pass(tmp_path):
     # MBPP references are whole programs: "instruct" mode runs the completion as is.
     rows = run_references("mbpp", "instruct", tmp_path)
@@ -47,6 +50,7 @@ def test_mbpp_reference_solutions_pass(tmp_path):
     assert len(rows) == 257 and not failed, failed
 
 
+@needs.bwrap
 def test_scores_equal_human_evals_own_evaluator(tmp_path):
     """A mix of right, wrong, crashing and early-exiting samples for 20 problems,
     3 samples each: our pass@1 equals evaluate_functional_correctness's."""

@@ -8,10 +8,10 @@ import threading
 import time
 
 import httpx
-import uvicorn
 
 from codecommons.engines.base import Token
 from codecommons.serve.app import ServeOptions, build_app
+from codecommons.serve.http import HttpLimits, server as http_server
 
 
 def free_port() -> int:
@@ -21,10 +21,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(engine, opts: ServeOptions | None = None):
+def running_server(engine, opts: ServeOptions | None = None, wrap=None, limits: HttpLimits | None = None):
+    """`wrap(app) -> ASGI app` puts middleware in front (e.g. to record requests)."""
     port = free_port()
     app = build_app(engine, opts)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    stop_all = app.state.commons.stop_all
+    app = wrap(app) if wrap else app
+    server = http_server(app, "127.0.0.1", port, limits, log_level="warning", on_shutdown=stop_all)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -54,12 +57,12 @@ class ScriptedEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def generate(self, prompt, params, cancel: threading.Event):
+    def generate(self, prompt, params, cancel: threading.Event, key="", stats=None):
         """Texts in turn, one per call; the last one repeats."""
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         for i in range(0, len(text), 4):
             yield Token(-1, text[i:i + 4])
 
-    def chat(self, messages, params, cancel):
+    def chat(self, messages, params, cancel, key="", stats=None):
         return self.generate(None, params, cancel)

@@ -7,7 +7,9 @@
    Then the membership filter (membership.py) answers: when no chain of the
    query's fingerprints present in it spans ``min_chars``, there is no match and
    SQLite is not touched (most generated code).
-1. Normalise and winnow the query (the same k, w as the index). With no language
+1. Normalise and winnow the query (the same k, w as the index): its code stream and
+   its prose stream (comments and docstrings, normalize.py), so copied prose is found
+   and reported like copied code, with the same minimum length. With no language
    given, the query is normalised as each of the index's most common languages
    (up to ``MAX_CANDIDATES``; lexing 1,000 characters costs ~0.3 ms, where
    Pygments' ``guess_lexer`` costs 100-400 ms), and a source's hits count only
@@ -35,7 +37,7 @@ from pathlib import Path
 from codecommons.codeindex.membership import MembershipFilter
 from codecommons.codeindex.store import common_hashes, connect, languages, read_filter, unpack_offsets
 from codecommons.codeindex.normalize import normalize_spans
-from codecommons.codeindex.winnow import K, W, fingerprints
+from codecommons.codeindex.winnow import K, W, stream_fingerprints
 
 MAX_CANDIDATES = 8
 _BATCH = 500
@@ -60,19 +62,29 @@ class Match:
 
 @dataclass
 class _Query:
-    tokens: list[str]
+    tokens: list[str]           # code tokens, then prose tokens (normalize.Normalized)
     starts: list[int]
     ends: list[int]
     prefix: list[int]           # prefix[i] = normalised chars of tokens[:i]
     fp_pos: list[int]           # sorted positions of the query's fingerprints
+    n_code: int
+
+    def kgram_end(self, pos: int) -> int:
+        """Exclusive end token of the k-gram at `pos`, inside its own stream."""
+        return _kgram_end(pos, self.n_code, len(self.tokens))
+
+
+def _kgram_end(pos: int, n_code: int, n_tokens: int) -> int:
+    return min(pos + K, n_code if pos < n_code else n_tokens)
 
 
 def _prepare(text: str, language: str | None,
              common: frozenset[int] = frozenset()) -> tuple[_Query, list[tuple[int, int]]]:
     """Normalised query and its fingerprints, less the index's common ones."""
-    toks, starts, ends = normalize_spans(text, language or None, guess=False)
-    fps = [(h, p) for h, p in fingerprints(toks) if h not in common]
-    return _Query(toks, starts, ends, [0, *accumulate(map(len, toks))], [p for _, p in fps]), fps
+    toks, starts, ends, n_code = normalize_spans(text, language or None, guess=False)
+    fps = [(h, p) for h, p in stream_fingerprints(toks, n_code) if h not in common]
+    return _Query(toks, starts, ends, [0, *accumulate(map(len, toks))], [p for _, p in fps],
+                  n_code), fps
 
 
 def _chain(pairs: list[tuple[int, int]]) -> list[list]:
@@ -163,7 +175,7 @@ class CodeIndex:
         if not found:
             return []
         meta = _sources(con, sorted({sid for sid, _, _ in found}))
-        matches = [_match(meta[sid], queries[cand], r) for sid, cand, r in found]
+        matches = _merged([(sid, _match(meta[sid], queries[cand], r)) for sid, cand, r in found])
         matches.sort(key=lambda m: (-m.length, -m.similarity, m.repo, m.path, m.query_start))
         return matches
 
@@ -197,17 +209,33 @@ def _regions(hits: dict, queries: dict[str, _Query], min_chars: int) -> list[tup
     for (sid, cand), pairs in hits.items():
         q = queries[cand]
         for r in _chain(pairs):
-            last = min(r[2] + K, len(q.tokens))  # exclusive end token of the last k-gram
-            if q.prefix[last] - q.prefix[r[0]] >= min_chars:
+            if q.prefix[q.kgram_end(r[2])] - q.prefix[r[0]] >= min_chars:
                 found.append((sid, cand, r))
     return found
+
+
+def _merged(found: list[tuple[int, Match]]) -> list[Match]:
+    """One match per stretch of the query copied from one source: a code region and the
+    prose region of the same copy (its comments, its docstring) overlap and are one
+    copy, reported as the union of their spans."""
+    out: list[tuple[int, Match]] = []
+    for sid, m in sorted(found, key=lambda x: (x[0], x[1].query_start)):
+        prev = out[-1] if out else None
+        if prev is not None and prev[0] == sid and m.query_start <= prev[1].query_end:
+            p = prev[1]
+            p.query_end = max(p.query_end, m.query_end)
+            p.source_start, p.source_end = min(p.source_start, m.source_start), max(p.source_end, m.source_end)
+            p.length, p.similarity = max(p.length, m.length), max(p.similarity, m.similarity)
+        else:
+            out.append((sid, m))
+    return [m for _, m in out]
 
 
 def _sources(con: sqlite3.Connection, sids: list[int]) -> dict[int, tuple]:
     meta = {}
     for i in range(0, len(sids), _BATCH):
         chunk = sids[i:i + _BATCH]
-        sql = ("SELECT id, repo, path, license, license_type, n_tokens, offsets FROM sources"
+        sql = ("SELECT id, repo, path, license, license_type, n_tokens, n_code, offsets FROM sources"
                f" WHERE id IN ({','.join('?' * len(chunk))})")
         for row in con.execute(sql, chunk):
             meta[row[0]] = row[1:]
@@ -215,11 +243,11 @@ def _sources(con: sqlite3.Connection, sids: list[int]) -> dict[int, tuple]:
 
 
 def _match(source: tuple, q: _Query, region: list) -> Match:
-    repo, path, lic, ltype, n_tok, blob = source
+    repo, path, lic, ltype, n_tok, n_code, blob = source
     fq, fs, lq, ls, qset = region
     s_starts, s_ends = unpack_offsets(blob)
-    q_last = min(lq + K, len(q.tokens)) - 1
-    s_last = min(ls + K, n_tok) - 1
+    q_last = q.kgram_end(lq) - 1
+    s_last = _kgram_end(ls, n_code, n_tok) - 1
     n_fp = bisect_right(q.fp_pos, lq) - bisect_left(q.fp_pos, fq)
     return Match(repo=repo, path=path, license=lic or "", license_type=ltype or "",
                  query_start=q.starts[fq], query_end=q.ends[q_last],

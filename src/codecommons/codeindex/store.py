@@ -1,6 +1,6 @@
 """The code index's storage: one embedded SQLite file (stdlib sqlite3, WAL mode).
 
-    sources(id, repo, path, language, license, license_type, sha256 UNIQUE, n_tokens,
+    sources(id, repo, path, language, license, license_type, sha256 UNIQUE, n_tokens, n_code,
             shard, offsets)      offsets: uint32 (start, end) char offsets per token
     fingerprints(hash, source_id, token_pos)   clustered on hash (WITHOUT ROWID
             primary key (hash, source_id, token_pos): the index on hash, no copy)
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from codecommons.codeindex.membership import MembershipFilter
 from codecommons.codeindex.normalize import NORMALIZE_VERSION, normalize_spans
-from codecommons.codeindex.winnow import K, W, fingerprints
+from codecommons.codeindex.winnow import K, W, stream_fingerprints
 
 # A fingerprint stored in more places than this is boilerplate (MOSS ignores
 # passages shared by many documents the same way): ~50 in 34k files of python-env
@@ -48,7 +48,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
     id INTEGER PRIMARY KEY, repo TEXT NOT NULL, path TEXT NOT NULL, language TEXT,
     license TEXT, license_type TEXT, sha256 TEXT UNIQUE, n_tokens INTEGER,
-    shard TEXT, offsets BLOB);
+    n_code INTEGER, shard TEXT, offsets BLOB);
 CREATE INDEX IF NOT EXISTS sources_repo ON sources(repo);
 CREATE INDEX IF NOT EXISTS sources_shard ON sources(shard);
 CREATE TABLE IF NOT EXISTS fingerprints(
@@ -122,16 +122,16 @@ def index_text(con: sqlite3.Connection, content: str, *, repo: str, path: str, l
     """Add one file; returns its source id, or None when its content is already there."""
     if sha256 is None:
         sha256 = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
-    toks, starts, ends = normalize_spans(content, language or None, guess=False)
+    toks, starts, ends, n_code = normalize_spans(content, language or None, guess=False)
     cur = con.execute(
         "INSERT OR IGNORE INTO sources(repo, path, language, license, license_type, sha256, n_tokens,"
-        " shard, offsets) VALUES (?,?,?,?,?,?,?,?,?)",
-        (repo, path, language, license, license_type, sha256, len(toks), shard,
+        " n_code, shard, offsets) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (repo, path, language, license, license_type, sha256, len(toks), n_code, shard,
          pack_offsets(starts, ends)))
     if cur.rowcount == 0:
         return None
     sid = cur.lastrowid
-    fps = fingerprints(toks)
+    fps = stream_fingerprints(toks, n_code)
     con.executemany("INSERT OR IGNORE INTO fingerprints VALUES (?,?,?)",
                     [(h, sid, pos) for h, pos in fps])
     if membership is not None:

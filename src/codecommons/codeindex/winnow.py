@@ -81,3 +81,16 @@ def winnow_hashes(hashes: list[int], w: int = W) -> list[tuple[int, int]]:
 def fingerprints(tokens: list[str], k: int = K, w: int = W) -> list[tuple[int, int]]:
     """Winnowed fingerprints ``(signed hash, token index)`` of normalised tokens."""
     return winnow_hashes(kgram_hashes(tokens, k), w)
+
+
+PROSE_MARK = "\u00b6"  # hashed before each prose token: prose and code k-grams never collide
+
+
+def stream_fingerprints(tokens: list[str], n_code: int, k: int = K, w: int = W) -> list[tuple[int, int]]:
+    """Fingerprints of a normalised text's two streams (normalize.Normalized): the code
+    tokens ``tokens[:n_code]`` and the prose tokens after them, winnowed apart (no
+    k-gram spans the two) with positions into ``tokens``."""
+    code = fingerprints(tokens[:n_code], k, w)
+    prose = fingerprints([PROSE_MARK + t for t in tokens[n_code:]], k, w)
+    return code + [(h, p + n_code) for h, p in prose]
+

@@ -3,10 +3,17 @@
 An engine knows nothing about HTTP, OpenAI or TGI. It takes a prompt as a list of
 `Segment`s (text, or text in which special tokens are parsed, such as FIM sentinels
 and rendered chat templates) and yields `Token`s until it hits an end-of-sequence
-token, `max_tokens`, or its `cancel` event is set (checked before every token).
+token, `max_tokens`, or its `cancel` event is set (checked before every token and,
+while a long prompt is evaluated, between its chunks).
 
 Engines are registered by name in `ENGINES`; `load_engine` picks one from a model
-spec. Each engine is driven by one thread at a time (serve/scheduler.py).
+spec. `max_concurrency` says how many generations may run at once (the llama.cpp
+engine serves several cache slots from one decode loop; the others run one at a
+time); serve/scheduler.py runs that many.
+
+`key` names the document a request completes (a client and a file): an engine with
+cache slots keeps that document's KV cache apart from other documents'. `stats`, when
+given, is filled with how the prompt was evaluated (reused, shifted, evaluated tokens).
 """
 
 from __future__ import annotations
@@ -32,39 +39,58 @@ class SamplingParams:
     repetition_penalty: float = 1.0
     stop_token_ids: frozenset[int] = frozenset()  # besides the model's own EOS
     ignore_eos: bool = False  # generate exactly max_tokens (benchmarks; vLLM's name)
+    logprobs: int | None = None  # None: no logprobs; n >= 0: the token's and the top n
+    prompt_logprobs: bool = False  # logprob of every prompt token (TGI decoder_input_details)
+    repeat_last_n: int = -1  # repetition penalty over the last n tokens (-1: all)
+    min_p: float = 0.0  # drop tokens less likely than min_p x the most likely (llama.cpp)
+    presence_penalty: float = 0.0  # OpenAI: subtracted once from the logit of every output token
+    frequency_penalty: float = 0.0  # OpenAI: subtracted per occurrence in the output
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
 
     def __post_init__(self) -> None:
-        assert self.max_tokens > 0, f"max_tokens must be > 0, got {self.max_tokens}"
+        # max_tokens 0: evaluate the prompt into the cache only (llama.cpp's n_predict 0)
+        assert self.max_tokens >= 0, f"max_tokens must be >= 0, got {self.max_tokens}"
         assert self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}"
         assert 0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"
 
 
 @dataclass
 class Token:
-    """One generated token: its id (-1 when a remote engine does not say) and the
-    text it adds (may be "" while a multi-byte character is incomplete)."""
+    """One generated token: its id (-1 when a remote engine does not say), the text it
+    adds (may be "" while a multi-byte character is incomplete) and, when asked for,
+    its log-probability and the top alternatives as (id, text, logprob)."""
 
     id: int
     text: str
+    logprob: float | None = None
+    top: list[tuple[int, str, float]] | None = None
 
 
 @dataclass
 class PromptStats:
-    """How much of the last prompt came from the KV cache (for metrics and tests)."""
+    """How one request's prompt was evaluated (for metrics, responses and tests):
+    n_cached tokens reused from a cache slot as a common prefix, n_shifted reused at
+    new positions (KV shift), n_evaluated computed; prompt_logprobs when asked for."""
 
     n_prompt: int = 0
     n_cached: int = 0
+    n_shifted: int = 0
+    n_evaluated: int = 0
+    slot: int = 0
+    seed: int | None = None  # the sampler's seed (drawn fresh when the request gave none)
+    prompt_logprobs: list[tuple[int, float | None]] | None = None
 
 
 class Engine(ABC):
     """Base class; subclasses load the model in __init__ and set `n_ctx`."""
 
     remote = False  # True when tokens and chat templates live on another server
+    max_concurrency = 1  # generations that may run at once
 
     def __init__(self, spec: ModelSpec, n_ctx: int) -> None:
         self.spec = spec
         self.n_ctx = n_ctx
-        self.last_prompt = PromptStats()
+        self.last_prompt = PromptStats()  # the latest request's (tests, benchmarks)
 
     # -- tokens -------------------------------------------------------------
     @abstractmethod
@@ -72,8 +98,22 @@ class Engine(ABC):
         """Token ids of `text`; with `special`, special-token strings become their ids."""
 
     @abstractmethod
+    def detokenize(self, ids: list[int]) -> str:
+        """The text of token ids (special tokens included as their text)."""
+
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of token ids."""
+
+    @abstractmethod
     def special_token_id(self, text: str) -> int | None:
         """The id of `text` if it is a single special (control/added) token, else None."""
+
+    def prompt_ids(self, prompt: list[Segment] | list[int]) -> list[int]:
+        """A prompt given as token ids (the OpenAI API allows them) is used as is."""
+        if prompt and isinstance(prompt[0], int):
+            return list(prompt)
+        return self.encode(prompt)
 
     def encode(self, prompt: list[Segment]) -> list[int]:
         """Token ids for a segmented prompt, with the model's BOS where it wants one."""
@@ -93,17 +133,25 @@ class Engine(ABC):
         """Ids that end any generation (end-of-text, end-of-turn)."""
 
     # -- prompts ------------------------------------------------------------
+    def metadata(self) -> dict[str, str]:
+        """The model file's own key/value metadata (GGUF), where it has any."""
+        return {}
+
     @abstractmethod
     def chat_template(self) -> str | None:
         """The model's Jinja chat template, if it has one."""
 
-    def render_chat(self, messages: list[dict]) -> list[Segment]:
-        from codecommons.tokenizer.chat import render
+    def render_chat(self, messages: list[dict], trusted: bool = False) -> list[Segment]:
+        """The chat prompt: the template's control tokens parsed, message contents as
+        text (tokenizer/chat.py); `trusted` parses control tokens in contents too."""
+        from codecommons.tokenizer.chat import render, render_segments
 
         template = self.chat_template()
         if template is None:
             raise ValueError(f"model {self.spec.id} has no chat template; use /v1/completions")
-        return [Segment(render(template, messages, self.special_text()), special=True)]
+        if trusted:
+            return [Segment(render(template, messages, self.special_text()), special=True)]
+        return render_segments(template, messages, self.special_text())
 
     def special_text(self) -> dict[str, str]:
         """bos_token / eos_token strings for chat templates."""
@@ -122,13 +170,16 @@ class Engine(ABC):
 
     # -- generation ---------------------------------------------------------
     @abstractmethod
-    def generate(self, prompt: list[Segment], params: SamplingParams,
-                 cancel: threading.Event) -> Iterator[Token]:
+    def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
+                 key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
         """Yield tokens; stop at EOS/stop ids, max_tokens, or when `cancel` is set."""
 
-    def chat(self, messages: list[dict], params: SamplingParams,
-             cancel: threading.Event) -> Iterator[Token]:
-        return self.generate(self.render_chat(messages), params, cancel)
+    def chat(self, messages: list[dict], params: SamplingParams, cancel: threading.Event,
+             key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
+        return self.generate(self.render_chat(messages), params, cancel, key, stats)
+
+    def cancel_all(self) -> None:
+        """Stop every running generation (shutdown)."""
 
     def close(self) -> None:
         """Release the model (weights, KV cache)."""

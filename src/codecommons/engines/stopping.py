@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 OPENERS = (":", "{", "(", "[", "=>", "->", "then", "do")
 CLOSERS = set(")]}; ")
+MIN_REPEAT_PREFIX = 6  # characters of the suffix's next line that a repeat must start with
+COMMENT_MARKERS = ("#", "//", "/*", "--", ";")
 
 
 def _indent(line: str) -> int:
@@ -39,6 +41,7 @@ class InfillContext:
     next_line: str  # first non-blank line of the suffix after the cursor's line
     suffix_starts_line_end: bool
     heal: str = ""  # trailing blanks cut from the prompt; dropped from the output start
+    min_indent: int = 0  # a later line indented less ends the completion (llama.cpp's n_indent)
 
     @classmethod
     def from_text(cls, prefix: str, suffix: str, heal: str = "") -> "InfillContext":
@@ -61,13 +64,49 @@ class InfillContext:
         ind = _indent(self.current_line)
         stripped = self.current_line.rstrip()
         if stripped.strip() and stripped.endswith(OPENERS):
-            return ind + 1  # cursor after a block opener: the body is deeper
-        return ind
+            return max(ind + 1, self.min_indent)  # cursor after a block opener: the body is deeper
+        return max(ind, self.min_indent)
+
+
+class _Kmp:
+    """Knuth-Morris-Pratt matching of one stop string over text as it grows: each
+    character is looked at a constant number of times (amortised), and `state` is the
+    length of the longest prefix of the stop string that the text ends with."""
+
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.fail = [0] * len(pattern)
+        k = 0
+        for i in range(1, len(pattern)):
+            while k and pattern[i] != pattern[k]:
+                k = self.fail[k - 1]
+            if pattern[i] == pattern[k]:
+                k += 1
+            self.fail[i] = k
+        self.state = 0
+
+    def scan(self, text: str, start: int) -> int:
+        """Advance over text[start:]; the start index of the first full match, or -1."""
+        p, fail, k = self.p, self.fail, self.state
+        for i in range(start, len(text)):
+            c = text[i]
+            while k and p[k] != c:
+                k = fail[k - 1]
+            if p[k] == c:
+                k += 1
+                if k == len(p):
+                    self.state = k
+                    return i + 1 - k
+        self.state = k
+        return -1
 
 
 class StopChecker:
     def __init__(self, stops: list[str] | None = None, infill: InfillContext | None = None):
         self.stops = [s for s in (stops or []) if s]
+        self._kmp = [_Kmp(s) for s in self.stops]
+        self._scanned = 0  # self.text[:_scanned] has been matched against the stops
+        self._held_from = self._held_for = 0  # infill: text from _held_from on is held (_safe_end)
         self.infill = infill
         self.text = ""  # everything generated, before cuts
         self.emitted = ""  # what feed() has released
@@ -94,6 +133,13 @@ class StopChecker:
     def finish(self) -> str:
         """Release held-back text once generation ended (EOS, length or a stop)."""
         end = len(self.text)
+        if self.infill is not None and not self.stopped and not self._first_line:
+            # the unfinished last line (max_tokens cut it) repeating the suffix's next line
+            partial = self.text[self._line_start:]
+            nxt = self.infill.next_line.strip()
+            if partial.strip() and (self._repeats_next_line(partial) or (
+                    len(partial.strip()) >= MIN_REPEAT_PREFIX and nxt.startswith(partial.strip()))):
+                end = max(self._end_before(self._line_start), len(self.emitted))
         if self.infill is not None:
             end = self._trim_suffix_overlap(end)
             if self.infill.suffix_starts_line_end:  # the suffix brings its own newlines
@@ -118,8 +164,9 @@ class StopChecker:
         self.stopped = True
 
     def _apply_stop_strings(self) -> None:
-        hits = [i for i in (self.text.find(s, max(0, len(self.emitted) - len(s))) for s in self.stops)
-                if i >= 0]
+        """Linear in the output: each stop string's matcher scans only the new text."""
+        hits = [i for i in (m.scan(self.text, self._scanned) for m in self._kmp) if i >= 0]
+        self._scanned = len(self.text)
         if hits:
             self._cut(min(hits))
 
@@ -145,13 +192,27 @@ class StopChecker:
         ctx = self.infill
         if not line.strip():
             return
-        if ctx.next_line.strip() and line.rstrip() == ctx.next_line.rstrip():
+        if self._repeats_next_line(line):
             self._cut(self._end_before(start))
             return
         ind = _indent(line)
         if ind < ctx.block_indent:
             is_closer = set(line.strip()) <= CLOSERS and ind == _indent(ctx.current_line)
             self._cut(start + len(line) if is_closer else self._end_before(start))
+
+    def _repeats_next_line(self, line: str) -> bool:
+        """The suffix's next line again: equal, or that line's code followed by only a
+        comment ("print(area)  # prints 3.14"). Short lines ("}", "end") must be equal:
+        as a prefix they start too many other lines."""
+        nxt = self.infill.next_line.strip()
+        got = line.strip()
+        if not nxt:
+            return False
+        if got == nxt:
+            return True
+        if len(nxt) < MIN_REPEAT_PREFIX or not got.startswith(nxt):
+            return False
+        return got[len(nxt):].lstrip().startswith(COMMENT_MARKERS)
 
     def _end_before(self, start: int) -> int:
         """Cut point before the line at `start`: drop the newline (and blank lines)
@@ -173,11 +234,11 @@ class StopChecker:
         infill, the line still being judged (from `_line_start` on)."""
         end = len(self.text)
         if self.infill is not None:
-            # trailing blank lines too: finish() may drop them
-            end = min(end, len(self.text[: self._line_start].rstrip()))
-        if not self.stopped:
-            for s in self.stops:
-                k = next((k for k in range(min(len(s) - 1, end), 0, -1)
-                          if self.text[:end].endswith(s[:k])), 0)
-                end -= k
+            if self._held_for != self._line_start:  # trailing blank lines too: finish() may drop them
+                self._held_for = self._line_start
+                self._held_from = len(self.text[: self._line_start].rstrip())
+            end = min(end, self._held_from)
+        if not self.stopped and self._kmp:
+            # the longest possible start of a stop string at the end of the text
+            end = min(end, len(self.text) - max(m.state for m in self._kmp))
         return max(end, len(self.emitted))

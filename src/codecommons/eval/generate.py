@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Iterator
 
 from codecommons.engines.base import Engine, SamplingParams
+from codecommons.engines.infill import InfillBuilder
 from codecommons.engines.stopping import StopChecker
 from codecommons.eval.tasks import Problem, Task
 from codecommons.eval.tasks.base import closed_code_block
-from codecommons.tokenizer.fim import Segment, fit_to_budget
+from codecommons.tokenizer.fim import Segment
 
 
 @dataclass
@@ -59,6 +60,22 @@ def model_fingerprint(engine: Engine) -> dict:
             "sha256": h.hexdigest() if files else None, "path": engine.spec.path}
 
 
+def generation_path(engine: Engine) -> dict:
+    """How completions were produced, recorded in every report: the same task can score
+    differently through different paths (a local engine, or a server's own prompt
+    handling), so a report says which one it measured."""
+    if not engine.remote:
+        fim = "codecommons.engines.infill, here"
+    elif engine.server_infill:
+        fim = "codecommons.engines.infill, by the endpoint (a Code Commons server)"
+    else:
+        fim = "codecommons.engines.infill, here; sent to the endpoint as text"
+    return {"engine": type(engine).__name__,
+            "endpoint": engine.spec.path if engine.remote else None,
+            "fim_prompts": fim,
+            "chat_prompts": "the endpoint's chat template" if engine.remote else "the model's chat template, here"}
+
+
 def choose_mode(task: Task, engine: Engine, mode: str) -> str:
     """"auto": FIM tasks infill; others use the chat template when the model has one
     (instruct models are evaluated as their authors do) and raw prompts otherwise."""
@@ -90,19 +107,25 @@ def complete(engine: Engine, task: Task, p: Problem, mode: str, params: Sampling
         tokens = engine.chat(messages, params, cancel)
         stops: tuple[str, ...] = ()
     elif mode == "fim":
-        fim = engine.fim_template()
-        budget = engine.n_ctx - params.max_tokens - 8  # 8: sentinels and BOS
-        prefix, suffix = fit_to_budget(p.prompt, p.suffix, budget, engine.count_tokens)
-        tokens = engine.generate(fim.segments(prefix, suffix), _with_fim_stops(engine, params),
+        # The serving infill policy (fitting, healing, layout, stop rules), so a FIM score
+        # measures what an editor gets: here, or by a Code Commons endpoint itself.
+        if engine.remote and engine.server_infill:
+            tokens = engine.infill(p.prompt, p.suffix, params, list(task.stop), cancel)
+            return _collect(tokens, StopChecker(list(task.stop)), mode)
+        prompt = InfillBuilder(engine).build(p.prompt, p.suffix, params.max_tokens, task.stop)
+        tokens = engine.generate(prompt.segments, _with_stop_ids(params, prompt.stop_token_ids),
                                  cancel)
-        stops = task.stop + (fim.stops if engine.remote else ())
+        return _collect(tokens, prompt.checker(), mode)
     else:
         prompt = [Segment(p.prompt)]
         if not engine.remote:
             params = _fit_max_tokens(engine, prompt, params)
         tokens = engine.generate(prompt, params, cancel)
         stops = tuple(p.meta.get("stop", ())) or task.stop
-    checker = StopChecker(list(stops))
+    return _collect(tokens, StopChecker(list(stops)), mode)
+
+
+def _collect(tokens, checker: StopChecker, mode: str) -> str:
     out = []
     for tok in tokens:
         out.append(checker.feed(tok.text))
@@ -127,10 +150,10 @@ def _fit_max_tokens(engine: Engine, prompt: list[Segment], params: SamplingParam
     return replace(params, max_tokens=min(params.max_tokens, room))
 
 
-def _with_fim_stops(engine: Engine, params: SamplingParams) -> SamplingParams:
+def _with_stop_ids(params: SamplingParams, ids: frozenset[int]) -> SamplingParams:
     from dataclasses import replace
 
-    return replace(params, stop_token_ids=params.stop_token_ids | engine.fim_stop_ids())
+    return replace(params, stop_token_ids=params.stop_token_ids | ids)
 
 
 def done_keys(path: Path) -> set[tuple[str, int]]:
@@ -165,7 +188,8 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
         for p, i in tqdm(pending, desc=f"generating {task.name}", disable=not progress,
                          unit="sample"):
             seed = None if params.seed is None else params.seed + i
-            row = {"task_id": p.task_id, "sample": i, "mode": mode}
+            # the prompt too: the web UI shows it beside the completion and the verdict
+            row = {"task_id": p.task_id, "sample": i, "mode": mode, "prompt": p.prompt}
             try:
                 raw = complete(engine, task, p, mode, _seeded(params, seed))
                 row.update(completion=task.postprocess(p, raw, mode), raw=raw)

@@ -11,12 +11,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from codecommons.eval.execute import read_samples
+from codecommons.eval.samples import read_jsonl
 from codecommons.eval.metrics import mean_pass_at_k
 
 
 def score(task, results_path: Path, out_dir: Path, meta: dict) -> dict:
-    rows = read_samples(results_path)
+    rows = read_jsonl(results_path, required=("task_id", "passed", "status"))
     per: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         per[r["task_id"]].append(r)
@@ -48,6 +48,7 @@ def markdown(report: dict) -> str:
     lines = [f"# {report['task']}", "",
              f"- model: `{model.get('id')}` (sha256 `{str(model.get('sha256'))[:16]}`)",
              f"- mode: {report.get('mode')}; sampling: {json.dumps(report.get('sampling', {}))}",
+             f"- generated through: {json.dumps(report.get('path', {}))}",
              f"- problems: {report['n_problems']}; samples: {report['n_samples']}; "
              f"statuses: {report['statuses']}",
              f"- git commit: `{report.get('git_commit')}`", "",

@@ -9,10 +9,8 @@ full queue (503 for OpenAI clients, which retry it; 429 for TGI).
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from codecommons.serve import protocol_openai, protocol_tgi
 from codecommons.engines.remote import RemoteError
-from codecommons.serve.generation import RequestError
+from codecommons.engines.infill import PromptError
 from codecommons.serve.scheduler import QueueFull
 
 log = logging.getLogger("codecommons.serve")
@@ -33,34 +31,66 @@ TGI_TYPES = {400: "validation", 401: "authentication", 404: "not_found", 413: "v
              422: "validation", 429: "overloaded", 500: "generation", 503: "overloaded"}
 
 
+LLAMACPP_PATHS = ("/tokenize", "/detokenize", "/infill", "/completion", "/props", "/slots")
+LLAMACPP_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                  403: "permission_error", 404: "not_found_error", 501: "not_supported_error",
+                  503: "unavailable_error"}
+
+
+def dialect(path: str) -> str:
+    """Which API a path belongs to, for its error shape: openai | llamacpp | ollama | tgi."""
+    if path.startswith("/v1/"):
+        return "openai"
+    if path.startswith("/api/"):
+        return "ollama"
+    if path in LLAMACPP_PATHS:
+        return "llamacpp"
+    return "tgi"
+
+
 def is_openai(path: str) -> bool:
-    return path.startswith("/v1/")
+    return dialect(path) == "openai"
+
+
+def error_body(path: str, status: int, message: str, param: str | None = None,
+               code: str | None = None) -> tuple[int, dict]:
+    """(status, body) in the shape of the path's API:
+    OpenAI `{"error": {"message", "type", "param", "code"}}`; llama.cpp's server
+    `{"error": {"code": status, "message", "type"}}`; Ollama `{"error": message}`; TGI
+    `{"error": message, "error_type": type}` with validation failures as 422."""
+    kind = dialect(path)
+    if kind == "openai":
+        return status, protocol_openai.error_body(
+            message, OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            param, code)
+    if kind == "llamacpp":
+        return status, {"error": {"code": status, "message": message,
+                                  "type": LLAMACPP_TYPES.get(status, "server_error" if status >= 500
+                                                             else "invalid_request_error")}}
+    if kind == "ollama":
+        return status, {"error": message}
+    status = 422 if status == 400 else status
+    return status, protocol_tgi.error_body(message, TGI_TYPES.get(status, "validation"))
 
 
 def error_response(path: str, status: int, message: str, param: str | None = None,
                    code: str | None = None) -> JSONResponse:
-    if is_openai(path):
-        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "invalid_request_error"),
-                                          param, code)
-    else:
-        # TGI reports validation failures as 422.
-        status = 422 if status == 400 else status
-        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "validation"))
+    status, body = error_body(path, status, message, param, code)
     return JSONResponse(body, status_code=status)
 
 
 def error_event(path: str, status: int, message: str) -> str:
-    """An error inside a stream that already sent 200: one SSE event."""
-    if is_openai(path):
-        body = protocol_openai.error_body(message, OPENAI_TYPES.get(status, "server_error"))
-    else:
-        body = protocol_tgi.error_body(message, TGI_TYPES.get(status, "generation"))
+    """An error inside a stream that already sent 200: one SSE event (Ollama streams
+    NDJSON: one JSON line)."""
+    _, body = error_body(path, status, message)
+    if dialect(path) == "ollama":
+        return json.dumps(body) + "\n"
     return f"data: {json.dumps(body)}\n\n"
 
 
 def log_stream_error(exc: Exception) -> int:
     """Status for an error raised mid-stream; unexpected ones are logged in full."""
-    if isinstance(exc, (RequestError, RemoteError)):
+    if isinstance(exc, (PromptError, RemoteError)):
         return exc.status
     if isinstance(exc, QueueFull):
         return 503
@@ -94,8 +124,8 @@ def install_handlers(app: FastAPI) -> None:
             detail = "could not parse the request body: send UTF-8 encoded JSON"
         return error_response(request.url.path, exc.status_code, detail)
 
-    @app.exception_handler(RequestError)
-    async def _request(request: Request, exc: RequestError):
+    @app.exception_handler(PromptError)
+    async def _request(request: Request, exc: PromptError):
         return error_response(request.url.path, exc.status, exc.message, exc.param, exc.code)
 
     @app.exception_handler(QueueFull)
@@ -107,63 +137,3 @@ def install_handlers(app: FastAPI) -> None:
     async def _remote(request: Request, exc: RemoteError):
         status = exc.status if 400 <= exc.status < 500 else 502
         return error_response(request.url.path, status, str(exc))
-
-
-class GuardMiddleware:
-    """Pure ASGI middleware: API key on every route but /health, a body size cap
-    enforced while the body streams in (a lying Content-Length cannot pass), and
-    the request counter. (Starlette's BaseHTTPMiddleware would buffer streams and
-    wrap errors raised while reading the body, so this is plain ASGI.)"""
-
-    def __init__(self, app, api_key: str | None, max_body_bytes: int,
-                 count: Callable[[str, int], None]) -> None:
-        self.app, self.api_key, self.max_body, self.count = app, api_key, max_body_bytes, count
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        status = 500
-
-        async def counted_send(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._guarded(scope, receive, counted_send)
-        finally:
-            route = scope.get("route")
-            self.count(getattr(route, "path", "unmatched"), status)
-
-    async def _guarded(self, scope, receive, send):
-        path = scope["path"]
-        headers = dict(scope["headers"])
-        if self.api_key and path != "/health" and not self._authorized(headers):
-            return await error_response(path, 401, "invalid or missing API key: send "
-                                        "'Authorization: Bearer <key>'")(scope, receive, send)
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return await self._too_large(path, scope, receive, send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    # FastAPI re-raises an HTTPException from the body read as is.
-                    raise HTTPException(413, f"request body is larger than {self.max_body} bytes")
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-    def _authorized(self, headers: dict) -> bool:
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        token = auth[7:] if auth.lower().startswith("bearer ") else ""
-        return hmac.compare_digest(token.encode(), self.api_key.encode())
-
-    async def _too_large(self, path, scope, receive, send):
-        resp = error_response(path, 413, f"request body is larger than {self.max_body} bytes")
-        await resp(scope, receive, send)

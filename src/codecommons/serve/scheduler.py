@@ -1,11 +1,15 @@
-"""A bounded queue in front of one engine, and the bridge from its thread to asyncio.
+"""A bounded queue in front of one engine, and the bridge from its threads to asyncio.
 
-An engine runs one generation at a time on its own worker thread (llama.cpp and
-the transformers decode loop are not re-entrant). Requests beyond `max_queue`
-waiting or running are refused at once (`QueueFull`, a 503/429) instead of piling
-up. When the consumer goes away (client disconnect cancels the response task),
-the request's cancel event is set; the engine checks it before every token, so
-generation stops within a token, and a request still waiting never starts.
+An engine runs up to `engine.max_concurrency` generations at once (the llama.cpp
+engine: one per cache slot, stepped together by its decode loop; transformers: one),
+each consumed on a worker thread of its own. Requests beyond `max_queue` waiting or
+running are refused at once (`QueueFull`, a 503/429) instead of piling up. When the
+consumer goes away (client disconnect cancels the response task), the request's
+cancel event is set; the engine checks it before every token and between prompt
+chunks, so generation stops within a token or a chunk, and a request still waiting
+never starts. A request for a document (its `key`) cancels the one still running for
+the same document: an editor that sent a newer keystroke no longer wants the older
+completion.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ class QueueFull(RuntimeError):
 
 
 class Scheduler:
-    def __init__(self, max_queue: int = 16) -> None:
+    def __init__(self, max_queue: int = 16, concurrency: int = 1) -> None:
         assert max_queue >= 1, f"max_queue must be >= 1, got {max_queue}"
         self.max_queue = max_queue
         self.depth = 0  # admitted and not yet finished (waiting + running)
+        self.superseded = 0  # requests cancelled by a newer one for the same document
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self._by_key: dict[str, Job] = {}
+        self._live: set[Job] = set()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="engine")
 
     def _admit(self) -> None:
         with self._lock:
@@ -45,12 +52,22 @@ class Scheduler:
             self.depth -= 1
 
     def start(self, work: Callable[[threading.Event], Iterator[T]],
-              flush_s: float = 0.0) -> "Job[T]":
+              flush_s: float = 0.0, key: str = "") -> "Job[T]":
         """Admit now (raising QueueFull before any response is sent) and queue
-        `work(cancel)` on the engine thread; iterate the Job for its items, which
-        arrive in batches at most `flush_s` apart (see Job)."""
+        `work(cancel)` on a worker thread; iterate the Job for its items, which
+        arrive in batches at most `flush_s` apart (see Job). A `key` supersedes the
+        running job with the same key."""
         self._admit()
         job: Job[T] = Job(asyncio.get_running_loop(), flush_s)
+        with self._lock:
+            self._live.add(job)
+        if key:
+            with self._lock:
+                older = self._by_key.get(key)
+                self._by_key[key] = job
+            if older is not None and not older.cancel.is_set():
+                older.cancel.set()
+                self.superseded += 1
 
         def run() -> None:
             try:
@@ -61,10 +78,20 @@ class Scheduler:
                 job.put(_ERROR, e)
             finally:
                 self._release()
+                with self._lock:
+                    self._live.discard(job)
+                    if key and self._by_key.get(key) is job:
+                        del self._by_key[key]
                 job.put(_END, None)
 
         self._pool.submit(run)
         return job
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._live)
+        for job in jobs:
+            job.cancel.set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -13,7 +13,7 @@ contains the string "<fim_prefix>" cannot inject a sentinel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
 
@@ -22,15 +22,84 @@ class Segment(NamedTuple):
     special: bool = False
 
 
+class ContextFile(NamedTuple):
+    """Code from another file of the repository, placed before the FIM prompt: a whole
+    file or lines start_line..end_line of it (1-based, inclusive; 0 when unknown), sent
+    by the client ("client") or chosen by the server ("definition", "retrieved")."""
+
+    path: str
+    text: str
+    start_line: int = 0
+    end_line: int = 0
+    kind: str = "client"
+
+    def describe(self) -> dict:
+        out = {"path": self.path, "kind": self.kind}
+        if self.start_line:
+            out.update(start_line=self.start_line, end_line=self.end_line)
+        return out
+
+
+@dataclass(frozen=True)
+class RepoFormat:
+    """How a family was trained to see several files of one repository before the file
+    being completed: `repo` and `file` are special tokens, each file is
+    `file path "\n" content file_end`, and the current file gets its `file path "\n"`
+    header right before the FIM prompt.
+
+    Qwen2.5-Coder (arXiv:2409.12186 §3.1.2, repo-level pretraining):
+      <|repo_name|>name\n<|file_sep|>path\ncontent\n<|file_sep|>path\n<|fim_prefix|>...
+    StarCoder2 (arXiv:2402.19173 §5, repository context):
+      <repo_name>name<file_sep>path\ncontent<file_sep>path\n<fim_prefix>...
+    StarCoder (arXiv:2305.06161 §5.1, metadata prefixes) saw one file per document,
+    `<reponame>name<filename>path\ncontent<|endoftext|>`; other files are given as such
+    documents, ended by <|endoftext|>."""
+
+    repo: str
+    file: str
+    repo_end: str = ""  # after the repository name
+    file_end: str = ""  # after each file's content
+    file_end_special: bool = False
+
+    def segments(self, repo_name: str, files: list[ContextFile], path: str) -> list[Segment]:
+        out = [Segment(self.repo, True), Segment(repo_name + self.repo_end)]
+        for f in files:
+            out += [Segment(self.file, True), Segment(f"{f.path}\n{f.text}")]
+            if self.file_end:
+                out.append(Segment(self.file_end, self.file_end_special))
+        if path:
+            out += [Segment(self.file, True), Segment(f"{path}\n")]
+        return [s for s in out if s.text]
+
+
+REPO_FORMATS = {
+    "qwen": RepoFormat("<|repo_name|>", "<|file_sep|>", "\n", "\n"),
+    "starcoder2": RepoFormat("<repo_name>", "<file_sep>"),
+    "starcoder": RepoFormat("<reponame>", "<filename>", "", "<|endoftext|>", True),
+}
+
+
 @dataclass(frozen=True)
 class FimTemplate:
     """A family's infill format: `layout` holds {prefix} and {suffix}; `tokens` are
-    the sentinels in layout order (prefix, suffix, middle); `stops` end an infill."""
+    the sentinels in layout order (prefix, suffix, middle); `stops` end an infill;
+    `repo`, where the family has one and the tokenizer its tokens, the format for
+    other files of the repository (set by detect_template)."""
 
     name: str
     layout: str
     tokens: tuple[str, str, str]
     stops: tuple[str, ...]
+    repo_formats: tuple[str, ...] = ()
+    repo: RepoFormat | None = None
+
+    def repo_segments(self, repo_name: str, files: list[ContextFile], path: str = "") -> list[Segment]:
+        """Other files of the repository (and the current file's path) before the FIM
+        prompt, in the family's trained format; without one, as plain text headed by
+        the file's path, as llama.cpp's /infill does for such models."""
+        if self.repo is not None:
+            return self.repo.segments(repo_name or "repository", files, path)
+        return [Segment(f"{f.path}\n{f.text}\n\n") for f in files]
 
     def segments(self, prefix: str, suffix: str, middle_start: str = "") -> list[Segment]:
         """PSM prompt; `middle_start` is text the middle is known to begin with (it
@@ -102,14 +171,15 @@ def _split_keep(s: str, seps: tuple[str, ...]) -> list[str]:
 TEMPLATES: dict[str, FimTemplate] = {
     "starcoder": FimTemplate("starcoder", "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>",
                              ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-                             ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_pad>")),
+                             ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_pad>"),
+                             ("starcoder2", "starcoder")),
     "santacoder": FimTemplate("santacoder", "<fim-prefix>{prefix}<fim-suffix>{suffix}<fim-middle>",
                               ("<fim-prefix>", "<fim-suffix>", "<fim-middle>"),
                               ("<|endoftext|>", "<fim-prefix>", "<fim-pad>")),
     "qwen": FimTemplate("qwen", "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
                         ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
                         ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
-                         "<|fim_prefix|>", "<|im_end|>")),
+                         "<|fim_prefix|>", "<|im_end|>"), ("qwen",)),
     "codegemma": FimTemplate("codegemma", "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
                              ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
                              ("<|file_separator|>", "<eos>", "<|fim_prefix|>")),
@@ -135,7 +205,10 @@ def detect_template(family: str, is_special_token: Callable[[str], bool]) -> Fim
     order = ([TEMPLATES[preferred]] if preferred else []) + list(TEMPLATES.values())
     for t in order:
         if all(is_special_token(tok) for tok in t.tokens):
-            return t
+            repo = next((REPO_FORMATS[r] for r in t.repo_formats
+                         if is_special_token(REPO_FORMATS[r].repo)
+                         and is_special_token(REPO_FORMATS[r].file)), None)
+            return replace(t, repo=repo)
     return None
 
 

@@ -18,7 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 CODE_BLOCK = re.compile(r"```[\w+#.-]*[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -50,7 +50,14 @@ class Task(ABC):
     metric: ClassVar[str] = "pass@k"  # or "exact_match"
     modes: ClassVar[tuple[str, ...]] = ("base", "instruct")
     stop: ClassVar[tuple[str, ...]] = ()
-    tools: ClassVar[tuple[str, ...]] = ("python3",)  # executables the checks need
+    # Executables the checks need besides Python (the harness's own interpreter runs
+    # Python programs); looked up on PATH before anything runs (sandbox.find_tools).
+    tools: ClassVar[tuple[str, ...]] = ()
+    # SandboxLimits fields this task's programs need changed (e.g. the JVM's).
+    limits: ClassVar[dict[str, Any]] = {}
+    # Host files the checks read (a library jar): path -> how to install it. Checked
+    # before anything runs, and bound read-only into the sandbox.
+    host_files: ClassVar[dict[str, str]] = {}
     upstream: ClassVar[str] = ""  # the dataset's real-world source, for the docs
 
     def __init__(self, data_path: str | Path | None = None) -> None:
@@ -83,6 +90,12 @@ class Task(ABC):
     def program(self, p: Problem, completion: str, mode: str) -> Program:
         raise NotImplementedError(f"{self.name} is scored by {self.metric}")
 
+    def defines(self, p: Problem, code: str) -> bool:
+        """Whether `code` is a whole solution of `p` (it defines what the tests call),
+        rather than a continuation of the prompt. Instruct answers that are run as
+        they are, and other harnesses' whole-program samples, are told apart by it."""
+        return defines_function(p, code)
+
     def is_exact_match(self, p: Problem, completion: str) -> bool:
         raise NotImplementedError(f"{self.name} is scored by {self.metric}")
 
@@ -104,10 +117,16 @@ def extract_code(answer: str) -> str:
     return m.group(1) if m else answer
 
 
+def defines_function(p: Problem, code: str) -> bool:
+    """`code` defines p's entry point (a top-level or nested `def NAME(`)."""
+    return bool(p.entry_point) and re.search(
+        rf"^\s*def\s+{re.escape(p.entry_point)}\s*\(", code, re.M) is not None
+
+
 def python_program(p: Problem, body: str, mode: str) -> str:
     """HumanEval-style program: the function (prompt + completion, or the instruct
     answer when it defines the function itself), the tests, the check call."""
-    if mode == "instruct" and re.search(rf"^\s*def\s+{re.escape(p.entry_point)}\s*\(", body, re.M):
+    if mode == "instruct" and defines_function(p, body):
         imports = "\n".join(ln for ln in p.prompt.splitlines()
                             if ln.startswith(("import ", "from ")))
         code = f"{imports}\n{body}"

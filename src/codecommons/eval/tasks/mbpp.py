@@ -11,6 +11,8 @@ codecommons/benchmarks/data/mbpp.
 
 from __future__ import annotations
 
+import re
+
 from codecommons import benchmarks
 from codecommons.eval.tasks.base import Problem, Program, Task, extract_code, truncate_at_stop
 
@@ -49,6 +51,12 @@ class MBPP(Task):
 
     def postprocess(self, p: Problem, text: str, mode: str) -> str:
         return extract_code(text) if mode == "instruct" else truncate_at_stop(text, self.stop)
+
+    def defines(self, p: Problem, code: str) -> bool:
+        """`code` defines the functions of the reference solution that the tests call."""
+        names = [n for n in re.findall(r"^def\s+(\w+)", p.reference, re.M) if n in p.tests]
+        return bool(names) and all(re.search(rf"^\s*def\s+{n}\s*\(", code, re.M)
+                                   for n in names)
 
     def program(self, p: Problem, completion: str, mode: str) -> Program:
         code = completion if mode == "instruct" else p.prompt + completion

@@ -19,15 +19,25 @@ _CITATION = """@article{cassano2023multipl,
   author={Federico Cassano and John Gouwar and Daniel Nguyen and others},
   journal={IEEE Transactions on Software Engineering}, year={2023}}"""
 
+# Every Java prompt imports org.javatuples (MultiPL-E's Java image has its jar on the
+# class path): without it nothing compiles. Debian's libjavatuples-java puts it here.
+JAVATUPLES = "/usr/share/java/javatuples.jar"
 # language -> (file name, toolchain executables, shell command run in the sandbox).
 # Java needs -ea or its `assert` statements are skipped (MultiPL-E runs `java -ea`).
+# rustc links with the system C compiler driver, `cc`.
 RUNNERS = {
     "js": ("main.js", ("node",), "node main.js"),
-    "java": ("Problem.java", ("javac", "java"), "javac Problem.java && java -ea Problem"),
+    "java": ("Problem.java", ("javac", "java"),
+             f"javac -cp {JAVATUPLES} Problem.java && java -ea -cp {JAVATUPLES}:. Problem"),
     "cpp": ("main.cpp", ("g++",), "g++ -std=c++17 -O0 -o main main.cpp && ./main"),
-    "rs": ("main.rs", ("rustc",), "rustc --edition 2021 -O -o main main.rs 2>/dev/null && ./main"),
+    "rs": ("main.rs", ("rustc", "cc"),
+           "rustc --edition 2021 -O -o main main.rs 2>/dev/null && ./main"),
     "sh": ("main.sh", ("bash",), "bash main.sh"),
 }
+# The JVM reserves far more address space than it uses and does not start under the
+# default 1 GiB RLIMIT_AS (sandbox/limits.py); RLIMIT_DATA still caps its memory.
+LIMITS = {"java": {"address_space_mb": 0}}
+HOST_FILES = {"java": {JAVATUPLES: "apt-get install -y libjavatuples-java"}}
 
 
 class MultiPLE(Task):
@@ -47,23 +57,23 @@ class MultiPLE(Task):
 
     def program(self, p: Problem, completion: str, mode: str) -> Program:
         file_name, _, command = RUNNERS[self.language]
-        code = completion if mode == "instruct" and _defines_prompt(p, completion) \
+        code = completion if mode == "instruct" and self.defines(p, completion) \
             else p.prompt + completion
         return Program({file_name: f"{code}\n{p.tests}"}, ["sh", "-c", command])
 
-
-def _defines_prompt(p: Problem, completion: str) -> bool:
-    """An instruct answer that repeats the signature replaces the prompt (compared
-    without whitespace: `f(n, m){` and `f(n, m) {` are the same signature)."""
-    squash = lambda s: re.sub(r"\s+", "", s)  # noqa: E731
-    signature = squash(p.prompt.rstrip().splitlines()[-1])
-    return signature[:40] in squash(completion)
+    def defines(self, p: Problem, code: str) -> bool:
+        """An answer that repeats the signature replaces the prompt (compared
+        without whitespace: `f(n, m){` and `f(n, m) {` are the same signature)."""
+        squash = lambda s: re.sub(r"\s+", "", s)  # noqa: E731
+        signature = squash(p.prompt.rstrip().splitlines()[-1])
+        return signature[:40] in squash(code)
 
 
 def variant(language: str) -> type[MultiPLE]:
     return type(f"MultiPLE_{language}", (MultiPLE,),
                 {"name": f"multipl-e-{language}", "language": language,
-                 "tools": RUNNERS[language][1]})
+                 "tools": RUNNERS[language][1], "limits": LIMITS.get(language, {}),
+                 "host_files": HOST_FILES.get(language, {})})
 
 
 Js, Java, Cpp, Rs, Sh = (variant(lang) for lang in ("js", "java", "cpp", "rs", "sh"))

@@ -3,10 +3,11 @@
 
 This file is NOT imported by the harness: its text is the program of one
 long-lived process per worker slot, run inside the bubblewrap sandbox as
-`python -c <this file> CTL_FD UID SCRATCH` (see sandbox.py, "Fork server", for
-the design and for what it covers). It runs as root inside the sandbox with only
-CAP_SETUID, CAP_SETGID and CAP_KILL, no_new_privs and an empty bounding set, and
-serves requests from the harness on the unix socket CTL_FD, one at a time:
+`python -c <this file> CTL_FD UID SCRATCH SKELETON` (see forkserver.py for the
+design and the package docstring for what it covers). It runs as root inside the
+sandbox with only CAP_SETUID, CAP_SETGID and CAP_KILL, no_new_privs and an empty
+bounding set, and serves requests from the harness on the unix socket CTL_FD,
+one at a time:
 
   request (harness -> here): an 8-byte little-endian length with two fds attached
       (SCM_RIGHTS: the write ends of the program's stdout and stderr pipes), then
@@ -19,14 +20,16 @@ For each request it writes the files into the (empty) scratch folder, forks a
 child that drops to UID with the rlimits and runs the program as __main__, waits
 for it (wall-clock timeout: SIGKILL to its process group), kills every other
 process of the sandbox (everything but pid 1 and us: only programs run there),
-empties the scratch folder, /tmp and /dev/shm as UID and checks that they are
-empty and that no SysV IPC object is left; if not, it answers dirty=1 and exits,
-so the harness starts a fresh sandbox for the next program. It exits when the
-harness closes the socket.
+empties the scratch folder, /tmp and /dev/shm as UID and checks that nothing is
+left but the SKELETON (newline-separated paths: root's folders that bwrap made in
+those tmpfs mounts to hold a read-only bind, such as a venv under /tmp) and that
+no SysV IPC object is left; if not, it answers dirty=1 and exits, so the harness
+starts a fresh sandbox for the next program. It exits when the harness closes
+the socket.
 
 Only the standard library, and only modules that are cheap and stateless: the
-child inherits them in sys.modules (see sandbox.py for the differences from a
-fresh interpreter).
+child inherits them in sys.modules (see the package docstring for the
+differences from a fresh interpreter).
 """
 
 import ctypes
@@ -267,14 +270,17 @@ def _sweep(me):
         time.sleep(0.0005)
 
 
-def _empty(path):
-    """Remove what is in `path` (we run as the program's uid here). True if empty."""
+def _empty(path, keep=frozenset()):
+    """Remove what is in `path` but the paths in `keep` (we run as the program's
+    uid here). True if nothing else is left."""
     try:
         entries = list(os.scandir(path))
     except PermissionError:
         os.chmod(path, 0o700)
         entries = list(os.scandir(path))
     for e in entries:
+        if e.path in keep:
+            continue  # root's: the program could not change it
         try:
             if e.is_dir(follow_symlinks=False):
                 try:
@@ -287,10 +293,10 @@ def _empty(path):
                 os.unlink(e.path)
         except OSError:
             pass
-    return not os.listdir(path)
+    return all(os.path.join(path, n) in keep for n in os.listdir(path))
 
 
-def _clean(uid, scratch):
+def _clean(uid, scratch, keep):
     """Empty the writable places as `uid` (the owner of what the program made). True if
     they are all empty and no SysV IPC object is left (those would be shared with the
     next program: the IPC namespace is the zygote's)."""
@@ -299,7 +305,7 @@ def _clean(uid, scratch):
     try:
         for d in (scratch,) + WIPE:
             try:
-                clean = _empty(d) and clean
+                clean = _empty(d, keep) and clean
             except (OSError, RecursionError):
                 clean = False
     finally:
@@ -336,7 +342,7 @@ def _write_files(files, scratch):
             os.close(fd)
 
 
-def _serve(sock, req, fds, uid, scratch, me, libc):
+def _serve(sock, req, fds, uid, scratch, keep, me, libc):
     """Run one program; returns (kind, value, started, dirty)."""
     out_w, err_w = fds
     token, program, files, rlimits, timeout_s = req
@@ -394,12 +400,13 @@ def _serve(sock, req, fds, uid, scratch, me, libc):
     except BlockingIOError:
         started = False
     os.close(ok_r)
-    clean = swept and _clean(uid, scratch)
+    clean = swept and _clean(uid, scratch, keep)
     return kind, value, int(started), int(not clean)
 
 
 def main():
     ctl_fd, uid, scratch = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    keep = frozenset(p for p in sys.argv[4].split("\n") if p)
     sock = _socket.socket(fileno=ctl_fd)
     libc = _libc()
     _drop_own_privileges(libc)
@@ -410,7 +417,7 @@ def main():
         if got is None:
             return
         req, fds = got
-        kind, value, started, dirty = _serve(sock, req, fds, uid, scratch, me, libc)
+        kind, value, started, dirty = _serve(sock, req, fds, uid, scratch, keep, me, libc)
         _reply(sock, kind, value, started, dirty)
         if dirty:
             return  # the harness starts a fresh sandbox for the next program

@@ -1,0 +1,332 @@
+"""The llama.cpp engine's request loop: one thread owns the llama.cpp context and
+steps every active request, in the manner of llama.cpp's own server (slots, one
+batch per step).
+
+Each step builds one batch:
+  * every request that is generating adds its last sampled token (one token each:
+    requests on different cache slots are decoded together);
+  * at most one request adds a chunk of its prompt. The request with the fewest
+    prompt tokens left goes first, so a keystroke in a warm editor is not stuck
+    behind another editor's cold file; a prompt that has waited longer than
+    `STARVE_S` goes first regardless, so a cold file still opens. While others are
+    generating, a prompt chunk is small (`SHARED_CHUNK` tokens), so their tokens are
+    not held up for long; alone, it is a whole batch.
+Cancellation (client gone, request superseded, shutdown) is checked every step, so a
+long prefill stops within one chunk. A request's slot keeps what was evaluated, so a
+cancelled or finished request's prompt is still there for the next one.
+
+Greedy requests may be decoded speculatively (speculative.py): the step then feeds
+the last token plus the drafted ones and keeps the longest prefix the model agrees
+with, plus its own next token, so the output is the plain greedy output.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codecommons.engines.base import PromptStats, SamplingParams, Token
+from codecommons.engines.kvcache import Plan, SlotTable
+from codecommons.engines.sampling import Sampler, log_softmax, top_logprobs
+
+log = logging.getLogger("codecommons.engines")
+
+SHARED_CHUNK = 64  # prompt tokens per step while other requests are generating
+STARVE_S = 1.0  # a prompt waiting longer than this is evaluated before shorter ones
+PROMPT_LOGPROB_CHUNK = 64  # prompt chunk when every prompt token needs logits (memory)
+_END = object()
+
+
+class EngineError(RuntimeError):
+    """The model could not evaluate a request (llama_decode failed)."""
+
+
+@dataclass
+class Request:
+    ids: list[int]
+    params: SamplingParams
+    cancel: threading.Event
+    key: str
+    stats: PromptStats
+    sampler: Sampler
+    is_stop: object  # callable(token id) -> bool: end of generation
+    out: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    arrived: float = field(default_factory=time.monotonic)
+    plan: Plan | None = None
+    n_done: int = 0  # prompt tokens in the KV cache
+    last: int | None = None  # sampled and sent, to be fed next step
+    generated: list[int] = field(default_factory=list)
+    draft: list[int] = field(default_factory=list)
+    prompt_lp: list[tuple[int, float | None]] = field(default_factory=list)
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+
+    @property
+    def slot(self):
+        return self.plan.slot
+
+    @property
+    def prefilling(self) -> bool:
+        return self.plan is not None and self.n_done < len(self.ids)
+
+
+class DecodeLoop:
+    """Owns a llama.cpp context; `submit` hands it a request, `run` is its thread."""
+
+    def __init__(self, lib, ctx, piece, n_batch: int, n_ctx_slot: int, slots: SlotTable,
+                 n_vocab: int, cache_reuse: int, proposer=None) -> None:
+        self.lib, self.ctx, self.piece = lib, ctx, piece  # piece(token) -> bytes
+        self.mem = lib.llama_get_memory(ctx)
+        self.n_batch, self.n_ctx_slot, self.slots, self.n_vocab = n_batch, n_ctx_slot, slots, n_vocab
+        self.cache_reuse = cache_reuse if lib.llama_memory_can_shift(self.mem) else 0
+        self.proposer = proposer
+        self.batch = lib.llama_batch_init(n_batch, 0, 1)
+        self.waiting: list[Request] = []
+        self.active: list[Request] = []
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stop = False
+        self.thread = threading.Thread(target=self.run, name="llama-decode", daemon=True)
+
+    # -- outside the loop ------------------------------------------------------
+    def submit(self, req: Request) -> None:
+        self._inbox.put(req)
+        self._wake.set()
+
+    def cancel_all(self) -> None:
+        for r in list(self.waiting) + list(self.active):
+            r.cancel.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop = True
+        self.cancel_all()
+        if self.thread.is_alive():
+            self.thread.join(timeout=30)
+        self.lib.llama_batch_free(self.batch)
+
+    # -- the loop --------------------------------------------------------------
+    def run(self) -> None:
+        while not self._stop:
+            self._take_inbox()
+            self._drop_cancelled()
+            self._admit()
+            if not self.active:
+                self._wake.wait(timeout=0.5)
+                self._wake.clear()
+                continue
+            try:
+                self._step()
+            except Exception as e:  # noqa: BLE001 - handed to every affected request
+                log.exception("decode step failed")
+                for r in self.active:
+                    self._finish(r, e)
+                self.active = []
+
+    def _take_inbox(self) -> None:
+        while True:
+            try:
+                self.waiting.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return
+
+    def _drop_cancelled(self) -> None:
+        for r in [r for r in self.waiting if r.cancel.is_set()]:
+            self.waiting.remove(r)
+            self._finish(r)
+        for r in [r for r in self.active if r.cancel.is_set()]:
+            self.active.remove(r)
+            self._finish(r)
+
+    def _admit(self) -> None:
+        """Waiting requests get an idle slot, in arrival order."""
+        while self.waiting:
+            req = self.waiting[0]
+            min_chunk = 0 if req.params.prompt_logprobs else self.cache_reuse
+            plan = self.slots.choose(req.ids, req.key, min_chunk)
+            if plan is None:
+                return
+            self.waiting.pop(0)
+            if req.params.prompt_logprobs:  # every prompt position needs its logits
+                plan.n_keep, plan.moves = 0, []
+            self._apply(plan)
+            req.plan, req.n_done = plan, plan.n_reused
+            req.stats.n_prompt, req.stats.slot, req.stats.seed = len(req.ids), plan.slot.id, req.sampler.seed
+            req.stats.n_cached, req.stats.n_shifted = plan.n_keep, plan.n_shifted
+            req.stats.n_evaluated = len(req.ids) - plan.n_reused
+            self.active.append(req)
+
+    def _apply(self, plan: Plan) -> None:
+        """Make the slot's KV cache hold the planned tokens at their prompt positions."""
+        lib, mem, seq, slot = self.lib, self.mem, plan.slot.id, plan.slot
+        new_tokens = slot.tokens[: plan.n_keep]
+        end = plan.n_keep  # first cache position not yet kept
+        for c, p, n in plan.moves:
+            lib.llama_memory_seq_rm(mem, seq, p, c)  # the cells between the kept ones
+            lib.llama_memory_seq_add(mem, seq, c, c + n, p - c)
+            new_tokens += slot.tokens[c:c + n]
+            end = p + n
+        lib.llama_memory_seq_rm(mem, seq, end, -1)
+        slot.tokens = new_tokens
+
+    # -- one step ----------------------------------------------------------------
+    def _step(self) -> None:
+        decoders = [r for r in self.active if r.last is not None]
+        prefill = self._pick_prefill(bool(decoders))
+        entries: list[tuple[Request, int, int, bool]] = []  # (req, token, pos, logits)
+        for r in decoders:
+            pos = len(r.slot.tokens)
+            r.draft = self._draft(r) if self.proposer is not None else []
+            for i, t in enumerate([r.last, *r.draft]):
+                entries.append((r, t, pos + i, True))
+        if prefill is not None and len(entries) >= self.n_batch:
+            prefill = None  # the batch is full of generating requests: next step
+        if prefill is not None:
+            r = prefill
+            size = PROMPT_LOGPROB_CHUNK if r.params.prompt_logprobs else (
+                SHARED_CHUNK if decoders else self.n_batch)
+            size = min(size, self.n_batch - len(entries), len(r.ids) - r.n_done)
+            for i in range(r.n_done, r.n_done + size):
+                want = i == len(r.ids) - 1 or r.params.prompt_logprobs
+                entries.append((r, r.ids[i], i, want))
+        self._decode(entries)
+        self._collect(entries, decoders, prefill)
+
+    def _pick_prefill(self, others_decoding: bool) -> Request | None:
+        pending = [r for r in self.active if r.prefilling]
+        if not pending:
+            return None
+        now = time.monotonic()
+        starved = [r for r in pending if now - r.arrived > STARVE_S]
+        if starved:
+            return min(starved, key=lambda r: r.arrived)
+        return min(pending, key=lambda r: (len(r.ids) - r.n_done, r.arrived))
+
+    def _draft(self, r: Request) -> list[int]:
+        if not r.sampler.greedy or r.sampler.uses_history or r.params.logit_bias or r.params.logprobs is not None:
+            return []
+        room = min(self.n_ctx_slot - len(r.slot.tokens) - 2,
+                   r.params.max_tokens - len(r.generated) - 1, self.n_batch // 4)
+        if room <= 0:
+            return []
+        return self.proposer.propose(r.ids + r.generated, room, r.key)[:room]
+
+    def _decode(self, entries: list[tuple[Request, int, int, bool]]) -> None:
+        b = self.batch
+        for i, (r, tok, pos, want) in enumerate(entries):
+            b.token[i] = tok
+            b.pos[i] = pos
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = r.slot.id
+            b.logits[i] = want
+        b.n_tokens = len(entries)
+        rc = self.lib.llama_decode(self.ctx, b)
+        if rc != 0:
+            raise EngineError(f"llama_decode failed (code {rc}): the KV cache may be full")
+        for r, tok, _, _ in entries:
+            r.slot.tokens.append(tok)
+
+    def _logits(self, i: int) -> np.ndarray:
+        ptr = self.lib.llama_get_logits_ith(self.ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def _collect(self, entries, decoders: list[Request], prefill: Request | None) -> None:
+        index = {(id(r), pos): i for i, (r, _, pos, want) in enumerate(entries) if want}
+        if prefill is not None:
+            r = prefill
+            start = r.n_done
+            r.n_done = start + sum(1 for e in entries if e[0] is r)
+            if r.params.prompt_logprobs:
+                self._prompt_logprobs(r, index, start)
+            if r.n_done == len(r.ids) and r.params.max_tokens > 0:
+                self._next(r, self._logits(index[(id(r), len(r.ids) - 1)]))
+        for r in decoders:
+            base = len(r.slot.tokens) - 1 - len(r.draft)  # the position r.last was fed at
+            draft, r.last = r.draft, None
+            for k in range(len(draft) + 1):
+                logits = self._logits(index[(id(r), base + k)])
+                if k < len(draft) and int(np.argmax(logits)) == draft[k]:
+                    if not self._sampled(r, draft[k], logits):
+                        break
+                    continue
+                # the model's own next token: after a rejected draft, or the bonus one
+                self._next(r, logits)
+                self._rewind(r, base + k + 1)
+                break
+        for r in [r for r in self.active if r.plan is not None and not r.prefilling and r.last is None]:
+            self.active.remove(r)
+            self._finish(r)
+
+    def _next(self, r: Request, logits: np.ndarray) -> None:
+        prev = r.ids + r.generated if r.sampler.uses_history else None
+        self._sampled(r, r.sampler.sample(logits, prev, r.generated), logits)
+
+    def _sampled(self, r: Request, tok: int, logits: np.ndarray) -> bool:
+        """Send a new token to the client; True when generation goes on (the token is
+        then fed in the next step), False when it ended with or before it."""
+        params = r.params
+        r.last = None
+        if r.cancel.is_set() or tok in params.stop_token_ids or (
+                r.is_stop(tok) and not params.ignore_eos):
+            return False
+        lp = top = None
+        if params.logprobs is not None:
+            lps = log_softmax(logits)
+            lp = float(lps[tok])
+            top = [(i, self._piece(i), v) for i, v in top_logprobs(lps, params.logprobs)]
+        r.out.put(Token(tok, r.decoder.decode(self.piece(tok)), lp, top))
+        r.generated.append(tok)
+        if len(r.generated) >= params.max_tokens or len(r.slot.tokens) + 1 >= self.n_ctx_slot:
+            return False
+        r.last = tok
+        return True
+
+    def _piece(self, tok: int) -> str:
+        return self.piece(tok).decode("utf-8", "replace")
+
+    def _rewind(self, r: Request, keep: int) -> None:
+        """Drop drafted tokens the model did not agree with from the KV cache."""
+        if len(r.slot.tokens) > keep:
+            self.lib.llama_memory_seq_rm(self.mem, r.slot.id, keep, -1)
+            del r.slot.tokens[keep:]
+
+    def _prompt_logprobs(self, r: Request, index: dict, start: int) -> None:
+        if start == 0:
+            r.prompt_lp.append((r.ids[0], None))
+        for pos in range(start, min(r.n_done, len(r.ids) - 1)):
+            lp = log_softmax(self._logits(index[(id(r), pos)]))
+            nxt = r.ids[pos + 1]
+            r.prompt_lp.append((nxt, float(lp[nxt])))
+        if r.n_done == len(r.ids):
+            r.stats.prompt_logprobs = r.prompt_lp
+
+    def _finish(self, r: Request, error: Exception | None = None) -> None:
+        if r.plan is not None:
+            self.slots.release(r.plan.slot)
+            r.plan = None
+        r.out.put(error if error is not None else _END)
+
+
+def tokens(req: Request):
+    """The consumer side: yield the request's tokens until it ends. A consumer that
+    stops early (a stop rule matched) ends the request in the loop too."""
+    ended = False
+    try:
+        while not req.cancel.is_set():
+            item = req.out.get()
+            if item is _END:
+                ended = True
+                return
+            if isinstance(item, Exception):
+                ended = True
+                raise item
+            yield item
+    finally:
+        if not ended:  # closed early: the loop drops the request at its next step
+            req.cancel.set()

@@ -1,0 +1,178 @@
+"""The one infill policy: from the text around a cursor to a FIM prompt, and the rules
+that end the model's answer. Serving (every FIM request), evaluation (FIM tasks) and
+the language server all build infill prompts here, so a benchmark measures exactly
+what an editor gets.
+
+What it decides:
+  * fitting: prefix and suffix are cut at line boundaries to a token budget (prefix
+    from the front, suffix from the back: the code nearest the cursor matters most);
+  * healing: blanks between the last code and the cursor are left out of the prompt
+    and dropped from the answer (stopping.StopChecker._drop_heal explains why);
+  * layout: `<PRE> head <SUF> suffix <MID> tail` (below) so typing keeps the KV cache;
+  * stop rules: the infill rules of engines/stopping.py from the cursor's context,
+    the request's stop strings, and the FIM template's end tokens;
+  * repository context: chunks of other files placed before the FIM prompt in the
+    model's own repository format (tokenizer/fim.py `FimTemplate.repo_segments`).
+
+Cache-friendly layout. An editor sends nearly the same prefix on every keystroke. In
+PSM order the suffix follows the prefix, so any change at the cursor invalidates the
+KV cache of the whole suffix. We split the prefix at a line start into a stable
+`head` and a `tail` (the text typed since) and put the tail after the middle
+sentinel, as llama.cpp's /infill does with its `prompt` field:
+
+    <PRE> head <SUF> suffix <MID> tail  ->  model writes the rest of the middle
+
+The tail is the known start of the middle, which PSM training covers. `Layout` keeps
+the head (and the cut of an over-long file) per document while the suffix is
+unchanged and the prefix still starts with it, so typing evaluates only the new
+characters' tokens. Without a `Layout` (evaluation) every prompt is laid out fresh,
+which gives the same prompt as the first keystroke of an editor.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from codecommons.engines.stopping import InfillContext, StopChecker
+from codecommons.tokenizer.fim import ContextFile, FimTemplate, Segment, fit_to_budget
+
+MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
+FIM_OVERHEAD_TOKENS = 8  # sentinels and BOS
+STICKY_FILL = 0.9  # a cut file is filled to this share of the budget, so typing keeps the cut
+
+
+class PromptError(ValueError):
+    """A prompt the model cannot take (too long for its context, FIM without FIM tokens):
+    the HTTP layer answers it as a 4xx in the API's own error shape."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None,
+                 status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code, self.status = message, param, code, status
+
+
+def check_length(n_ctx: int, n_prompt: int, max_tokens: int) -> None:
+    if n_prompt >= n_ctx or n_prompt + max_tokens > n_ctx:
+        raise PromptError(
+            f"This model's maximum context length is {n_ctx} tokens. However, you requested "
+            f"{n_prompt + max_tokens} tokens ({n_prompt} in the prompt, {max_tokens} for the "
+            f"completion). Please reduce the prompt or max_tokens.",
+            param="prompt" if n_prompt >= n_ctx else "max_tokens", code="context_length_exceeded")
+
+
+@dataclass
+class InfillPrompt:
+    """A FIM prompt ready for an engine, with what decides where its answer ends."""
+
+    segments: list[Segment]
+    n_prompt: int
+    context: InfillContext
+    stops: list[str] = field(default_factory=list)
+    stop_token_ids: frozenset[int] = frozenset()
+    files: list[ContextFile] = field(default_factory=list)  # repository context placed
+
+    def checker(self) -> StopChecker:
+        return StopChecker(self.stops, self.context)
+
+
+@dataclass
+class Layout:
+    """Per-document state that keeps the prompt's start stable while the user types."""
+
+    head: str | None = None  # head and suffix of the last prompt
+    suffix: str | None = None
+    cut: str = ""  # text cut from the front of the last over-long prefix
+    cut_suffix: tuple[str | None, str] = (None, "")  # (suffix, its fitted form)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class InfillBuilder:
+    """Builds infill prompts for one engine.
+
+    `context_tokens` (0: the whole context) caps prefix + suffix: editors send whole
+    files, and a cold prompt costs prefill time proportional to its length."""
+
+    def __init__(self, engine, max_tail_chars: int = MAX_TAIL_CHARS, context_tokens: int = 0) -> None:
+        self.engine = engine
+        self.fim: FimTemplate | None = engine.fim_template()
+        self.max_tail_chars = max_tail_chars
+        self.context_tokens = context_tokens
+        fim = self.fim
+        self._sentinels = set(fim.tokens + fim.stops) if fim else set()
+        if fim and fim.repo:
+            self._sentinels |= {fim.repo.repo, fim.repo.file}
+
+    def count(self, prompt: Sequence[Segment]) -> int:
+        if self.engine.remote:  # the remote tokenizer counts text; a sentinel is one token
+            return sum(1 if s.special and s.text in self._sentinels else self.engine.count_tokens(s.text)
+                       for s in prompt)
+        return len(self.engine.encode(list(prompt)))
+
+    def build(self, prefix: str, suffix: str, max_tokens: int, stops: Sequence[str] = (),
+              files: Sequence[ContextFile] = (), layout: Layout | None = None,
+              repo_name: str = "", path: str = "") -> InfillPrompt:
+        if self.fim is None:
+            raise PromptError(f"model {self.engine.spec.id} has no fill-in-the-middle tokens; "
+                              f"send the request without `suffix`", param="suffix")
+        n_ctx = self.engine.n_ctx
+        budget = n_ctx - max_tokens - FIM_OVERHEAD_TOKENS
+        if budget <= 0:
+            check_length(n_ctx, FIM_OVERHEAD_TOKENS, max_tokens)
+        repo = self.fim.repo_segments(repo_name, list(files), path) if files or path else []
+        n_repo = self.count(repo) if repo else 0
+        if repo and n_repo > budget // 2:  # the document itself comes first
+            repo, files, n_repo = [], [], 0
+        budget -= n_repo
+        if self.context_tokens:
+            budget = min(budget, self.context_tokens)
+        prefix, suffix = self._fit(prefix, suffix, budget, layout)
+        # Blanks before the cursor are left out of the prompt and healed in the output.
+        current_line = prefix[prefix.rfind("\n") + 1:]
+        heal = current_line[len(current_line.rstrip(" \t")):]
+        head, tail = self._split(prefix[: len(prefix) - len(heal)], suffix, layout)
+        segs = repo + self.fim.segments(head, suffix, tail)
+        n = self.count(segs)
+        check_length(n_ctx, n, max_tokens)
+        # A remote server may print special tokens as text; cut there too.
+        extra_stops = list(self.fim.stops) if self.engine.remote else []
+        return InfillPrompt(segs, n, InfillContext.from_text(prefix, suffix, heal),
+                            list(stops) + extra_stops, self.engine.fim_stop_ids(), list(files))
+
+    def _fit(self, prefix: str, suffix: str, budget: int, layout: Layout | None) -> tuple[str, str]:
+        """fit_to_budget, with a sticky cut: in a file larger than the budget, a cut
+        point that moved with every keystroke would change the prompt's first line
+        and so invalidate the whole KV cache. So when cutting is needed we cut to
+        STICKY_FILL of the budget, and keep that cut while the rest still fits."""
+        count: Callable[[str], int] = self.engine.count_tokens
+        if layout is not None:
+            with layout.lock:
+                cut, (cut_suffix, fitted_suffix) = layout.cut, layout.cut_suffix
+            if cut and prefix.startswith(cut) and suffix == cut_suffix:
+                rest = prefix[len(cut):]
+                if count(rest) + count(fitted_suffix) <= budget:
+                    return rest, fitted_suffix
+        if count(prefix) + count(suffix) <= budget:
+            return prefix, suffix
+        # Cut to STICKY_FILL with or without a layout, so an evaluation sees the prompt an
+        # editor's first request gets.
+        fitted_prefix, fitted_suffix = fit_to_budget(prefix, suffix, int(budget * STICKY_FILL), count)
+        if layout is not None:
+            with layout.lock:
+                layout.cut = prefix[: len(prefix) - len(fitted_prefix)]
+                layout.cut_suffix = (suffix, fitted_suffix)
+        return fitted_prefix, fitted_suffix
+
+    def _split(self, prefix: str, suffix: str, layout: Layout | None) -> tuple[str, str]:
+        """Stable head + typed tail (see the module docstring)."""
+        line_start = prefix[: prefix.rfind("\n") + 1]
+        if layout is None:
+            return line_start, prefix[len(line_start):]
+        with layout.lock:
+            head = layout.head
+            if not (head is not None and suffix == layout.suffix and prefix.startswith(head)
+                    and len(prefix) - len(head) <= self.max_tail_chars):
+                head = line_start
+            layout.head, layout.suffix = head, suffix
+        return head, prefix[len(head):]
