@@ -100,7 +100,7 @@ def test_training_sentinels_are_the_ones_serving_builds(tiny_hf_model):
     engine = load_engine(spec, device="cpu")
     try:
         c = data.Codec(AutoTokenizer.from_pretrained(str(tiny_hf_model)), spec.family)
-        assert c.template is engine.fim_template() and c.template.name == "qwen"
+        assert c.template == engine.fim_template() and c.template.name == "qwen"
         prefix, suffix = "def add(a, b):\n    '<|fim_middle|>'\n", "\nprint(add(1, 2))\n"
         train_ids = c.encode_segments(fim_segments(c.template, FimExample(prefix, "    return a + b", suffix, False)))
         serve_ids = engine.encode(engine.fim_template().segments(prefix, suffix))
@@ -125,10 +125,12 @@ def test_resume_gives_the_same_stream(tmp_path, codec):
     assert first != rest[:7]
 
 
-def test_metadata_is_starcoder2_repo_context(tiny_dataset, codec):
+def test_metadata_is_the_repo_header_serving_writes(tiny_dataset, codec):
     p = data.Packer(data.shard_files(tiny_dataset), codec, cfg(metadata_rate=1.0, fim=FimConfig(rate=0.0)))
     ids, _ = p.next()
-    assert codec.hf.decode(ids).startswith("<repo_name>python/cpython<file_sep>colorsys.py\n")
+    assert codec.hf.decode(ids).startswith("<repo_name>python/cpython<file_sep>colorsys.py\n")  # StarCoder2's
+    header = codec.encode_segments(codec.template.repo_segments("python/cpython", [], "colorsys.py"))
+    assert ids[:len(header)] == header
 
 
 def test_data_depends_on_the_global_batch_only(tiny_dataset, codec):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from codecommons.tokenizer.fim import TEMPLATES, detect_template
+from codecommons.tokenizer.fim import REPO_FORMATS, TEMPLATES, detect_template
 from codecommons.train.data import Codec
 from codecommons.train.tokenizer import PII_TOKENS, SPECIAL_TOKENS, TokenizerConfig
 
@@ -22,9 +22,11 @@ def test_loads_in_transformers_with_the_system_special_tokens(tiny_tokenizer):
     assert tok.eos_token == tok.bos_token == "<|endoftext|>" and tok.eos_token_id == 0
     for t in SPECIAL_TOKENS + PII_TOKENS:
         assert len(tok(t, add_special_tokens=False)["input_ids"]) == 1, t
-    # Serving picks StarCoder's FIM template for a GPTBigCode model with this tokenizer.
+    # Serving picks StarCoder's FIM template for a GPTBigCode model with this tokenizer,
+    # and StarCoder2's repository format (<repo_name>, <file_sep>) for other files.
     specials = {t.content for t in tok.added_tokens_decoder.values() if t.special}
-    assert detect_template("starcoder", specials.__contains__) is TEMPLATES["starcoder"]
+    t = detect_template("starcoder", specials.__contains__)
+    assert t.tokens == TEMPLATES["starcoder"].tokens and t.repo == REPO_FORMATS["starcoder2"]
 
 
 def test_digits_are_split_one_by_one(tiny_tokenizer):

@@ -9,6 +9,9 @@ Split: a document is held out when a hash of (seed, its sha256) falls below the
 held-out fraction, so train and held-out never share a file and the split does
 not depend on shard order or on how many processes read.
 
+Repository metadata (`--metadata-rate`) uses the family's RepoFormat from
+tokenizer/fim.py, the header serving puts before the file being completed.
+
 Packing and FIM ("context-level" FIM, Bavarian et al. 2022, arXiv:2207.14255
 §4.1, as BigCode's Megatron `gpt_dataset.py`): each document's tokens, then an
 end-of-text token, are concatenated and cut into contexts of `seq_len + 1` tokens.
@@ -38,12 +41,6 @@ from typing import Iterator
 
 from codecommons.tokenizer.fim import FimConfig, FimTemplate, Segment, detect_template, fim_segments, fim_transform
 
-# Repository context in each family's own format (StarCoder2, arXiv:2402.19173 §5;
-# Qwen2.5-Coder, arXiv:2409.12186 §3.2), prepended outside the FIM span.
-REPO_METADATA = {
-    "starcoder": ("<repo_name>", "{repo}", "<file_sep>", "{path}\n"),
-    "qwen": ("<|repo_name|>", "{repo}\n", "<|file_sep|>", "{path}\n"),
-}
 IGNORE = -100  # label of padding: no loss (PyTorch cross_entropy's ignore_index)
 
 
@@ -120,8 +117,10 @@ class Codec:
         assert eot is not None, "the tokenizer has no end-of-text (eos) token"
         self.eot = hf_tokenizer.convert_tokens_to_ids(eot)
         self.vocab_size = len(hf_tokenizer)
-        meta = REPO_METADATA.get(self.template.name if self.template else "")
-        self.meta = meta if meta and all(t in specials for t in meta[0::2]) else None
+        # Repository metadata in the family's own format, the one serving writes
+        # before a file's FIM prompt (tokenizer/fim.py RepoFormat); None when the
+        # tokenizer lacks its tokens.
+        self.meta = self.template.repo if self.template else None
 
     def encode(self, text: str) -> tuple[list[int], list[int]]:
         """Ids and the start character of each token (non-decreasing)."""
@@ -140,9 +139,9 @@ class Codec:
         return ids
 
     def metadata(self, doc: Doc) -> list[int]:
-        repo_tok, repo_fmt, file_tok, path_fmt = self.meta
-        return self.encode_segments([Segment(repo_tok, True), Segment(repo_fmt.format(repo=doc.repo)),
-                                     Segment(file_tok, True), Segment(path_fmt.format(path=doc.path))])
+        """`<repo_name>repo<file_sep>path\n` (StarCoder2; Qwen's has its own spelling),
+        placed before the document, outside the FIM span."""
+        return self.encode_segments(self.meta.segments(doc.repo, [], doc.path))
 
 
 @dataclass
