@@ -60,7 +60,9 @@ class FinetuneConfig:
     lora_alpha: int = field(32, "LoRA alpha (scale alpha / r)")
     lora_dropout: float = field(0.05, "LoRA dropout")
     fim_rate: float = field(0.5, "share of documents rearranged for FIM; the rest left to right")
-    fim_spm_rate: float = field(0.5, "share of FIM examples in SPM order")
+    # Serving prompts in PSM order, and Qwen2.5-Coder was trained on PSM only
+    # (arXiv:2409.12186 §3.2): SPM examples would teach an order nobody asks for.
+    fim_spm_rate: float = field(0.0, "share of FIM examples in SPM order")
     heldout_fraction: float = field(0.1, "share of files held out for evaluation")
     seed: int = field(0, "seed of the split, the FIM draws and the evaluated lines")
     eval_lines: int = field(40, "held-out lines in the FIM exact-match evaluation (0: skip)")
@@ -336,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             figures[f"FIM exact match, {k}"] = _r(v["exact_match"])
     card.write(out / "model", title=f"{spec.id} fine-tuned ({cfg.method})",
                summary=f"`{spec.id}` fine-tuned with {cfg.method} on `{cfg.data}` by `commons train finetune` "
-                       f"(FIM rate {cfg.fim_rate}, the rest left to right).",
+                       f"(FIM rate {cfg.fim_rate}, SPM share {cfg.fim_spm_rate}, the rest left to right).",
                license=_license(cfg, spec), data=card.dataset_summary(dataset),
                tokenizer=f"The base model's ({len(tok):,} tokens, FIM format `{codec.template.name if codec.template else 'none'}`).",
                config={**asdict(cfg), "git_commit": git_commit()},
