@@ -67,3 +67,15 @@ def tiny_tokenizer(tiny_dataset, tmp_path_factory) -> Path:
     assert tokenizer.main([str(tiny_dataset), "--vocab-size", "1000", "--out", str(out),
                            "--heldout-fraction", "0.2", "--no-compare"]) == 0
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tiny models: a second intra-op thread costs more in synchronisation than it
+    saves (and busy-waits when other jobs share the 2 cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -26,7 +26,7 @@ def lora_run(tiny_hf_model, tiny_dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ft") / "lora"
     assert finetune.main(["--model", str(tiny_hf_model), "--data", str(tiny_dataset), "--method", "lora",
                           "--max-steps", "3", "--seq-len", "128", "--heldout-fraction", "0.2",
-                          "--eval-lines", "4", "--eval-contexts", "4", "--lr", "1e-2",
+                          "--eval-lines", "4", "--eval-contexts", "4", "--eval-max-tokens", "8", "--lr", "1e-2",
                           "--gguf", "q8_0", "--no-progress", "--out", str(out)]) == 0
     return out
 
