@@ -16,6 +16,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "pii": ("codecommons.pii.cli", "find and redact secrets and personal data in text"),
     "index": ("codecommons.attribution.cli:index_main", "build or update an attribution index over a curated dataset"),
     "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),
+    "train": ("codecommons.train.cli", "train a tokenizer, pretrain with FIM, fine-tune on your own code"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
     "lsp": ("codecommons.lsp.cli", "language server: inline completion in any editor from `commons serve`"),
 }

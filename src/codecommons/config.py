@@ -18,9 +18,12 @@ def field(default, help: str, **kw):
     return dataclasses.field(default=default, metadata={"help": help, **kw})
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Flags for the fields of `cls`, except those in `skip` (given as positionals)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_ = f.metadata.get("help", "")
         if hints[f.name] is bool:

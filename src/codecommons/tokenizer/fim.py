@@ -250,3 +250,81 @@ def _keep_lines(text: str, budget: int, count_tokens: Callable[[str], int], from
         kept.pop(0 if not from_front else -1)
         out = "".join(kept)
     return out
+
+
+# --- The FIM training transform ---------------------------------------------
+#
+# Training and serving share the templates above, so the sentinels a model sees
+# in training are the ones `commons serve` writes at inference: a PSM example is
+# exactly `template.segments(prefix, suffix)` followed by the middle.
+#
+# Settings are StarCoder's (arXiv:2305.06161 §5.1; bigcode Megatron-LM
+# `gpt_dataset.py` `permute()`): character-level split at two uniform random
+# boundaries, FIM on half of the documents (fim_rate 0.5), and half of those in
+# SPM order (fim_spm_rate 0.5). SPM is Bavarian et al.'s "variant 2",
+# `<pre><suf>S<mid>P M`, which BigCode used: the prefix stays next to the middle
+# it continues, and the sentinel order is still the PSM one.
+
+
+@dataclass(frozen=True)
+class FimConfig:
+    rate: float = 0.5  # share of documents (segments of a packed context) rearranged
+    spm_rate: float = 0.5  # share of those in SPM order, the rest PSM
+
+    def __post_init__(self) -> None:
+        for name in ("rate", "spm_rate"):
+            v = getattr(self, name)
+            assert 0.0 <= v <= 1.0, f"FIM {name} must be in [0, 1], got {v}"
+
+
+class FimExample(NamedTuple):
+    prefix: str
+    middle: str
+    suffix: str
+    spm: bool
+
+
+def fim_split(text: str, rng) -> tuple[str, str, str]:
+    """Character-level split at two uniform boundaries in [0, len(text)]
+    (`rng` is a `random.Random`): prefix + middle + suffix == text."""
+    a, b = sorted((rng.randint(0, len(text)), rng.randint(0, len(text))))
+    return text[:a], text[a:b], text[b:]
+
+
+def fim_transform(text: str, rng, cfg: FimConfig = FimConfig()) -> FimExample | None:
+    """Draw whether `text` becomes a FIM example (None: keep it left to right),
+    where to split it, and in which order. The draws come from `rng` in a fixed
+    order so that a seeded rng gives the same example every time."""
+    if rng.random() >= cfg.rate:
+        return None
+    prefix, middle, suffix = fim_split(text, rng)
+    return FimExample(prefix, middle, suffix, spm=rng.random() < cfg.spm_rate)
+
+
+def fim_segments(template: FimTemplate, ex: FimExample) -> list[Segment]:
+    """The training sequence of one FIM example (the end-of-text token is the
+    caller's). PSM is the serving prompt plus the middle; SPM puts the suffix
+    first and the prefix right before the middle."""
+    if not ex.spm:
+        return template.segments(ex.prefix, ex.suffix) + ([Segment(ex.middle)] if ex.middle else [])
+    pre, suf, mid = template.tokens
+    out = [Segment(pre, True), Segment(suf, True), Segment(ex.suffix), Segment(mid, True),
+           Segment(ex.prefix), Segment(ex.middle)]
+    return [s for s in out if s.text]
+
+
+def reassemble(template: FimTemplate, segments: list[Segment]) -> str:
+    """Undo `fim_segments`: the document text (tests and debugging). In both
+    orders the document is the text between the prefix and suffix sentinels,
+    then the text after the middle sentinel, then the text between the suffix
+    and middle sentinels (SPM leaves the first empty)."""
+    groups: list[list[str]] = [[]]
+    for s in segments:
+        if s.special:
+            groups.append([])
+        else:
+            groups[-1].append(s.text)
+    assert [s.text for s in segments if s.special] == list(template.tokens) and not groups[0], (
+        f"not a {template.name} FIM sequence: {[s.text for s in segments][:6]}")
+    between_pre_suf, between_suf_mid, after_mid = ("".join(g) for g in groups[1:])
+    return between_pre_suf + after_mid + between_suf_mid

@@ -1,0 +1,1 @@
+"""Training: tokenizer, FIM pretraining of a StarCoder-architecture model, fine-tuning."""
