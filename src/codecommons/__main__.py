@@ -18,6 +18,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "attribute": ("codecommons.attribution.cli:attribute_main", "which indexed files does this code copy, under which licence?"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
     "lsp": ("codecommons.lsp.cli", "language server: inline completion in any editor from `commons serve`"),
+    "repo": ("codecommons.repocontext.cli", "index a project for completion context; show what a cursor would get"),
 }
 
 

@@ -1,0 +1,377 @@
+"""RepoIndex: a project folder's chunks, lexical index and definitions, kept current.
+
+    index = RepoIndex("path/to/project")        # builds it
+    index.refresh()                             # later: re-reads only what changed
+    index.search(code_tokens("parse header"), k=5, exclude={"pkg/http.py"})
+    index.resolve_name("pkg/app.py", "Request")   # through imports and re-exports
+
+Incremental. Each file is remembered with its size, mtime and content hash.
+`refresh()` lists the project again (git's listing in a checkout, so .gitignore is
+respected), stats every file and re-reads only those whose size or mtime moved; a
+file whose bytes hash as before (a `touch`, a save without change) is not parsed
+again. Deleted files leave with their chunks and definitions. Cheap enough to call
+before a request on a small project, or every few seconds from a thread
+(`watch()`); `refresh(paths=[...])` checks just those files (an editor's save).
+
+Per file: chunks at syntax boundaries (syntax.py) with their BM25 tokens
+(lexical.py); for Python, definitions and imports (pydefs.py). The BM25 index over
+all chunks (bm25s, Lù 2024, arXiv:2407.03618; Lucene's BM25 variant with k1 = 1.5,
+b = 0.75) is rebuilt lazily on the first search after a change: building it for a
+few thousand chunks takes tens of milliseconds.
+
+Modules. A Python file's module name comes from the package folders above it (those
+with an __init__.py, the project folder included, e.g. the standard library's
+email/); an absolute import whose module is not found that way is matched by the
+dotted path's tail (namespace packages, src/ layouts, scripts next to their helpers).
+Relative imports are resolved against the importing file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+from codecommons.repocontext import files as project_files
+from codecommons.repocontext.lexical import code_tokens
+from codecommons.repocontext.pydefs import Definition, Import, python_facts
+from codecommons.repocontext.syntax import MAX_CHARS, MAX_LINES, Chunk, chunk_file, parse, require_tree_sitter
+
+MAX_RESOLVE_DEPTH = 6  # re-export chains (pkg/__init__ -> pkg/_impl) are short; cycles exist
+OUTLINE_LINES = 30  # a module's outline: its top-level signatures, at most this many lines
+
+
+@dataclass
+class IndexConfig:
+    max_bytes: int = project_files.MAX_BYTES  # larger files are left out ("huge")
+    chunk_lines: int = MAX_LINES
+    chunk_chars: int = MAX_CHARS
+
+
+@dataclass
+class FileEntry:
+    path: str
+    language: str
+    sha: str
+    size: int
+    mtime_ns: int
+    chunks: list[Chunk]
+    tokens: list[list[str]]  # BM25 tokens of each chunk
+    definitions: list[Definition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+
+
+@dataclass
+class RefreshStats:
+    files: int = 0
+    chunks: int = 0
+    definitions: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    touched: int = 0  # mtime moved, same bytes: not parsed again
+    unchanged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def reread(self) -> list[str]:
+        """Files parsed in this refresh."""
+        return self.added + self.changed
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """An import that names a module (`import a.b as m`, `from pkg import sub`)."""
+
+    path: str
+
+
+class RepoIndex:
+    def __init__(self, root: str | Path, config: IndexConfig | None = None, build: bool = True) -> None:
+        require_tree_sitter()
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"no such project folder: {root}")
+        self.name = self.root.name
+        self.config = config or IndexConfig()
+        self.entries: dict[str, FileEntry] = {}
+        self.skipped: Counter = Counter()
+        self._lock = threading.RLock()
+        self._modules: dict[str, str] = {}  # dotted module name -> path
+        self._module_of: dict[str, str] = {}  # path -> dotted module name
+        self._by_tail: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # last part -> (parts, path)
+        self._by_name: dict[str, list[Definition]] = {}
+        self._chunks: list[Chunk] = []
+        self._bm25 = None
+        self.last_refresh = self.refresh() if build else RefreshStats()
+
+    # -- keeping current ----------------------------------------------------------------
+    def refresh(self, paths: Iterable[str] | None = None) -> RefreshStats:
+        """Bring the index up to date with the folder (or with just `paths`)."""
+        t0 = time.perf_counter()
+        stats = RefreshStats()
+        skipped: Counter = Counter()
+        with self._lock:
+            if paths is None:
+                listing = project_files.source_paths(self.root, skipped)
+                gone = set(self.entries) - set(listing)
+            else:
+                listing = sorted({self.relative(p) for p in paths})
+                gone = set()
+            entries = dict(self.entries)
+            for p in listing:
+                why = self._update(p, entries, stats)
+                if why:
+                    skipped[why] += 1
+                    gone.add(p)
+            for p in sorted(gone):
+                if entries.pop(p, None) is not None:
+                    stats.removed.append(p)
+            if stats.added or stats.changed or stats.removed:
+                self.entries = entries
+                self._rebuild_tables()
+            else:
+                self.entries = entries  # touched files' new mtimes
+            if paths is None:
+                self.skipped = skipped
+            stats.files, stats.chunks = len(self.entries), len(self._chunks)
+            stats.definitions = sum(len(e.definitions) for e in self.entries.values())
+            stats.skipped = dict(skipped)
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+    def _update(self, p: str, entries: dict[str, FileEntry], stats: RefreshStats) -> str | None:
+        """Re-read `p` if it changed; returns why it is not indexed (None: it is)."""
+        full = self.root / p
+        if project_files.language_of(p) is None or project_files.vendored(p):
+            return "not source" if project_files.language_of(p) is None else "vendored"
+        if full.is_symlink():  # may point outside the project
+            return "symlink"
+        try:
+            st = full.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return "deleted"
+        old = entries.get(p)
+        if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+            stats.unchanged += 1
+            return None
+        data = full.read_bytes()
+        sha = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if old is not None and old.sha == sha:
+            entries[p] = replace(old, mtime_ns=st.st_mtime_ns, size=st.st_size)
+            stats.touched += 1
+            return None
+        why = project_files.unusable(data, self.config.max_bytes)
+        if why:
+            return why
+        entries[p] = self._read(p, data.decode("utf-8"), sha, st)
+        (stats.changed if old is not None else stats.added).append(p)
+        return None
+
+    def _read(self, p: str, text: str, sha: str, st) -> FileEntry:
+        language = project_files.language_of(p) or "text"
+        tree = parse(text.encode("utf-8"), language)
+        chunks = chunk_file(p, text, language, self.config.chunk_lines, self.config.chunk_chars, tree)
+        path_tokens = code_tokens(PurePosixPath(p).stem)
+        entry = FileEntry(p, language, sha, st.st_size, st.st_mtime_ns, chunks,
+                          [code_tokens(c.text) + path_tokens for c in chunks])
+        if language == "python" and tree is not None:
+            entry.definitions, entry.imports = python_facts(p, tree, text.split("\n"))
+        return entry
+
+    def watch(self, interval_s: float = 2.0) -> threading.Event:
+        """Refresh every `interval_s` seconds on a daemon thread; set the returned
+        event to stop it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                self.refresh()
+
+        threading.Thread(target=loop, name=f"repo-index-{self.name}", daemon=True).start()
+        return stop
+
+    def _rebuild_tables(self) -> None:
+        """Module names, the definitions by name and the chunk list, from the entries."""
+        packages = {str(PurePosixPath(p).parent) if "/" in p else "" for p in self.entries
+                    if PurePosixPath(p).name == "__init__.py"}
+        modules, by_tail, by_name, chunks = {}, defaultdict(list), defaultdict(list), []
+        for p in sorted(self.entries):
+            e = self.entries[p]
+            chunks += e.chunks
+            if e.language != "python":
+                continue
+            modules.setdefault(module_name(p, packages, self.name), p)
+            parts = PurePosixPath(p).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1] or (self.name,)
+            by_tail[parts[-1]].append((parts, p))
+            for d in e.definitions:
+                by_name[d.name].append(d)
+        self._modules, self._by_tail, self._by_name = modules, dict(by_tail), dict(by_name)
+        self._module_of = {p: m for m, p in modules.items()}
+        self._chunks, self._bm25 = chunks, None
+
+    # -- queries ------------------------------------------------------------------------
+    def relative(self, path: str | Path) -> str:
+        """`path` relative to the root, POSIX-style (absolute paths inside the root too)."""
+        p = Path(path)
+        if p.is_absolute():
+            p = p.resolve().relative_to(self.root)
+        return PurePosixPath(p.as_posix()).as_posix().removeprefix("./")
+
+    def chunks(self) -> list[Chunk]:
+        return self._chunks
+
+    def search(self, tokens: list[str], k: int = 10, exclude: Iterable[str] = ()) -> list[tuple[Chunk, float]]:
+        """The `k` chunks with the highest BM25 score for `tokens` (score > 0), from
+        files other than `exclude`."""
+        if not tokens:
+            return []
+        with self._lock:
+            chunks = self._chunks
+            if not chunks:
+                return []
+            if self._bm25 is None:
+                self._bm25 = self._build_bm25()
+            scores = self._bm25.get_scores(tokens)
+        skip = set(exclude)
+        order = scores.argsort()[::-1]
+        out = []
+        for i in order:
+            if scores[i] <= 0 or len(out) >= k:
+                break
+            if chunks[i].path not in skip:
+                out.append((chunks[i], float(scores[i])))
+        return out
+
+    def _build_bm25(self):
+        try:
+            import bm25s
+        except ImportError as e:
+            raise ImportError("repository retrieval needs bm25s: pip install 'codecommons[repo]'") from e
+        corpus = [t for p in sorted(self.entries) for t in self.entries[p].tokens]
+        bm25 = bm25s.BM25()  # Lucene variant, k1 = 1.5, b = 0.75
+        bm25.index(corpus, show_progress=False)
+        return bm25
+
+    def definitions_named(self, name: str) -> list[Definition]:
+        return self._by_name.get(name, [])
+
+    def module_name_of(self, path: str) -> str | None:
+        return self._module_of.get(path)
+
+    def module_path(self, module: str) -> str | None:
+        """The file of an absolute module name: exact, else the unique file (or the
+        shallowest) whose dotted path ends with it."""
+        if module in self._modules:
+            return self._modules[module]
+        parts = tuple(module.split("."))
+        found = [p for tail, p in self._by_tail.get(parts[-1], []) if tail[-len(parts):] == parts]
+        return min(found, key=lambda p: (p.count("/"), p)) if found else None
+
+    def module_of_relative(self, from_path: str, level: int, module: str) -> str | None:
+        """The file `from <level dots><module> import ...` in `from_path` names."""
+        base = PurePosixPath(from_path).parent
+        for _ in range(level - 1):
+            base = base.parent
+        target = base.joinpath(*module.split(".")) if module else base
+        for cand in (f"{target}.py", f"{target}/__init__.py", f"{target}.pyi"):
+            cand = cand.removeprefix("./")
+            if cand in self.entries:
+                return cand
+        return None
+
+    def import_target(self, from_path: str, imp: Import) -> str | None:
+        """The file of the module an import statement names."""
+        if imp.level:
+            return self.module_of_relative(from_path, imp.level, imp.module)
+        return self.module_path(imp.module)
+
+    def resolve_import(self, from_path: str, imp: Import, depth: int = 0) -> Definition | ModuleRef | None:
+        """What the name an import binds refers to, inside this project."""
+        if imp.name is None:  # `import a.b` binds a; `import a.b as m` binds a.b
+            top = imp.module.split(".")[0]
+            target = self.module_path(top if imp.alias == top else imp.module)
+            return ModuleRef(target) if target else None
+        base = self.import_target(from_path, imp)
+        sub = (f"{imp.module}.{imp.name}" if imp.module else imp.name)
+        sub_path = self.module_of_relative(from_path, imp.level, sub) if imp.level \
+            else self.module_path(sub)
+        if base is not None:
+            found = self.resolve_name(base, imp.name, depth + 1)
+            if found is not None:
+                return found
+        return ModuleRef(sub_path) if sub_path else None
+
+    def resolve_name(self, path: str, name: str, depth: int = 0) -> Definition | ModuleRef | None:
+        """What `name` means at the top level of `path`: a definition there, or what an
+        import there binds it to (re-exports followed), or what a star import brings."""
+        entry = self.entries.get(path)
+        if entry is None or depth > MAX_RESOLVE_DEPTH:
+            return None
+        own = [d for d in entry.definitions if d.name == name and d.kind != "method"]
+        if own:  # a class or function over a plain assignment of the same name
+            return next((d for d in own if d.kind != "variable"), own[0])
+        for imp in entry.imports:
+            if imp.alias == name:
+                found = self.resolve_import(path, imp, depth)
+                if found is not None:
+                    return found
+        for imp in entry.imports:
+            if imp.name == "*":
+                base = self.import_target(path, imp)
+                found = self.resolve_name(base, name, depth + 1) if base else None
+                if found is not None:
+                    return found
+        return None
+
+    def outline(self, path: str) -> Chunk | None:
+        """A module's top-level API as one chunk: each class's and function's signature
+        line, one-line constants; for `import m` ... `m.` with nothing typed yet."""
+        entry = self.entries.get(path)
+        if entry is None or not entry.definitions:
+            return None
+        lines = []
+        for d in entry.definitions:
+            if d.kind == "method" or d.name.startswith("_"):
+                continue
+            first = d.summary.split("\n")
+            head = next((ln for ln in first if not ln.lstrip().startswith("@")), first[0])
+            if d.kind == "variable":
+                if len(first) == 1:
+                    lines.append(head)
+            else:
+                lines.append(head.rstrip() + ("" if head.rstrip().endswith("...") else " ..."))
+        if not lines:
+            return None
+        if len(lines) > OUTLINE_LINES:
+            lines = lines[:OUTLINE_LINES] + ["..."]
+        last = max(d.end_line for d in entry.definitions)
+        return Chunk(path, 1, last, "\n".join(lines), "definition")
+
+    def stats(self) -> dict:
+        langs = Counter(e.language for e in self.entries.values())
+        return {"root": str(self.root), "files": len(self.entries), "chunks": len(self._chunks),
+                "definitions": sum(len(e.definitions) for e in self.entries.values()),
+                "python_modules": len(self._modules), "languages": dict(langs.most_common()),
+                "skipped": dict(self.skipped)}
+
+
+def module_name(path: str, packages: set[str], root_name: str) -> str:
+    """Dotted module name of a .py file from the package folders above it."""
+    parts = PurePosixPath(path).with_suffix("").parts
+    dirs, stem = list(parts[:-1]), parts[-1]
+    k = len(dirs)
+    while k > 0 and "/".join(dirs[:k]) in packages:
+        k -= 1
+    pkg = dirs[k:]
+    if k == 0 and "" in packages:  # the project folder is itself a package (email/, xml/)
+        pkg = [root_name] + pkg
+    names = pkg + ([] if stem == "__init__" else [stem])
+    return ".".join(names) or root_name

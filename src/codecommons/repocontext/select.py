@@ -1,0 +1,297 @@
+"""Which code from the rest of the repository goes into one completion's prompt.
+
+    chunks = select_context(index, "pkg/app.py", prefix, suffix, budget_tokens=1024,
+                            count_tokens=engine.count_tokens, client_chunks=extra)
+    files = context_files(chunks)          # -> InfillBuilder.build(..., files=files)
+
+Two sources, after Continue's autocomplete (core/autocomplete: ImportDefinitionsService,
+RootPathContextService) and CrossCodeEval's retrieval baseline:
+
+(a) definitions. The live document (prefix + suffix: the indexed copy of `path` is
+    stale while the user types) is parsed for its imports; the names near the cursor
+    (the last NEAR_LINES lines of the prefix, the first lines of the suffix; dotted
+    chains such as `m.func` followed through modules) are resolved through them to
+    definitions in other files, shown as stubs (pydefs.py). Ranked: names at the
+    cursor; then imported names the prefix has not used yet (an import not used yet is
+    about to be: the case where the model cannot guess what it is); then
+    project definitions of un-imported names near the cursor when at most
+    MAX_SAME_NAME share the name (a method called on an object, `obj.attr`, when
+    exactly one definition has that name); then the file's other imports.
+(b) retrieval. BM25 (index.py) with the last QUERY_PREFIX_LINES lines of the prefix
+    and first QUERY_SUFFIX_LINES of the suffix as the query, over chunks of other
+    files.
+
+Then: chunks of `path` itself are never returned (the document is in the prompt);
+chunks more than CURSOR_SIM similar to the text around the cursor are dropped
+("such chunks usually distort the completion to repeat what was already there",
+llama.vim, which evicts its ring chunks over 0.5); a retrieved chunk already shown
+whole by a chosen definition is dropped, and one nearly equal (> DUPLICATE_SIM,
+llama.vim's duplicate rule) to a client chunk; client chunks (llama.vscode's
+`input_extra`, `commons lsp`'s ring buffer) are merged in. The token budget is
+filled in order: definitions up to DEFINITION_SHARE of it, client chunks (newest
+first), retrieved chunks (best first), then definitions again.
+
+Order in the prompt: what stays the same while the user types comes first, so the
+server's KV cache over it stays valid (the engine reuses the longest common token
+prefix of consecutive prompts): definitions, sorted by path and line (not by rank,
+which moves with the cursor), then client chunks in the order sent (the ring changes
+rarely and appends), then retrieved chunks, which change with every line, the best
+last, nearest the code being completed.
+
+Modes: "off" (client chunks only), "definitions", "retrieval", "both".
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from codecommons.repocontext.files import language_of
+from codecommons.repocontext.index import ModuleRef, RepoIndex
+from codecommons.repocontext.lexical import code_tokens, similarity
+from codecommons.repocontext.pydefs import Definition, Import, bound_names, imports_of, python_facts
+from codecommons.repocontext.syntax import Chunk, end_row, parse
+from codecommons.tokenizer.fim import ContextFile
+
+MODES = ("off", "definitions", "retrieval", "both")
+CURSOR_SIM = 0.5  # llama.vim: ring chunks this similar to the cursor's surroundings are evicted
+DUPLICATE_SIM = 0.9  # llama.vim: a chunk this similar to another is a duplicate
+AROUND_LINES = 16  # "the text around the cursor": this many lines each side (a 32-line ring chunk)
+NEAR_LINES = 8  # prefix lines whose names are "near the cursor"
+NEAR_SUFFIX_LINES = 2
+QUERY_PREFIX_LINES = 10  # Continue takes symbols from 5 + 3 lines; RepoCoder a 20-line window
+QUERY_SUFFIX_LINES = 5
+RETRIEVE_K = 16
+MAX_SAME_NAME = 3  # an un-imported name defined more often than this is too ambiguous to show
+DEFINITION_SHARE = 0.6  # of the budget, before retrieved chunks get theirs
+SEPARATOR_TOKENS = 2  # the file separator token and the newline that ends a chunk
+
+_CHAIN = re.compile(r"[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*(?:[ \t]*\.)?")
+_NOT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cls"}
+
+
+def select_context(index: RepoIndex | None, path: str, prefix: str, suffix: str, budget_tokens: int,
+                   count_tokens: Callable[[str], int], client_chunks: Sequence[Chunk | Mapping] = (),
+                   mode: str = "both") -> list[Chunk]:
+    """Chunks for the prompt of a completion at the end of `prefix` in `path` (relative to
+    the index's root, or absolute inside it), within `budget_tokens` as `count_tokens`
+    counts them (each chunk with its path, as the repository format shows it)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown repository context mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if budget_tokens <= 0:
+        return []
+    rel = index.relative(path) if index is not None and path else path
+    around = around_cursor(prefix, suffix)
+    client = [c for c in map(client_chunk, client_chunks) if similarity(c.text, around) <= CURSOR_SIM]
+    defs, found = [], []
+    if index is not None and mode in ("definitions", "both") and rel:
+        defs = definition_chunks(index, rel, prefix, suffix)
+    if index is not None and mode in ("retrieval", "both"):
+        found = retrieved_chunks(index, rel, prefix, suffix, around)
+    return _fit(defs, client, found, budget_tokens, count_tokens)
+
+
+def context_files(chunks: Sequence[Chunk]) -> list[ContextFile]:
+    """Chunks as the files of the repository format (tokenizer/fim.py), one per chunk,
+    in order; consecutive chunks of one file share one file entry."""
+    out: list[ContextFile] = []
+    for c in chunks:
+        if out and out[-1].path == c.path:
+            out[-1] = ContextFile(c.path, out[-1].text + "\n\n" + c.text)
+        else:
+            out.append(ContextFile(c.path, c.text))
+    return out
+
+
+def client_chunk(c: Chunk | Mapping) -> Chunk:
+    """An editor's chunk: ours, or llama.vscode's `input_extra` item {filename, text}."""
+    if isinstance(c, Chunk):
+        return c if c.kind == "client" else Chunk(c.path, c.start_line, c.end_line, c.text, "client")
+    return Chunk(str(c.get("filename") or c.get("path") or ""), 0, 0, str(c.get("text", "")), "client")
+
+
+def around_cursor(prefix: str, suffix: str) -> str:
+    before = prefix.split("\n")[-AROUND_LINES - 1:]
+    after = suffix.split("\n")[:AROUND_LINES]
+    return "\n".join(before) + "\n".join(after)
+
+
+# -- (b) retrieval ----------------------------------------------------------------------------
+
+
+def retrieved_chunks(index: RepoIndex, path: str, prefix: str, suffix: str, around: str) -> list[Chunk]:
+    """BM25 hits for the code at the cursor, best first, minus near-copies of it."""
+    query = "\n".join(prefix.split("\n")[-QUERY_PREFIX_LINES:] + suffix.split("\n")[:QUERY_SUFFIX_LINES + 1])
+    hits = index.search(code_tokens(query), k=RETRIEVE_K, exclude={path} if path else ())
+    return [Chunk(c.path, c.start_line, c.end_line, c.text, "retrieved") for c, _ in hits
+            if similarity(c.text, around) <= CURSOR_SIM]
+
+
+# -- (a) definitions ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """The live document's imports and own top-level names."""
+
+    bindings: dict[str, Import]
+    stars: list[Import]
+    local: set[str]  # names the document defines or binds anywhere
+    import_rows: set[int]
+
+
+def _read_doc(path: str, text: str) -> _Doc:
+    tree = parse(text.encode("utf-8"), "python")
+    imports = imports_of(tree.root_node)
+    defs, _ = python_facts(path, tree, text.split("\n"))
+    rows = set()
+    for node in tree.root_node.named_children:
+        if node.type in ("import_statement", "import_from_statement"):
+            rows.update(range(node.start_point.row, end_row(node)))
+    return _Doc({i.alias: i for i in imports if i.name != "*"}, [i for i in imports if i.name == "*"],
+                {d.name for d in defs if d.kind != "method"} | bound_names(tree.root_node), rows)
+
+
+def near_chains(prefix: str, suffix: str) -> list[list[str]]:
+    """Dotted names near the cursor, nearest first: the cursor's line right to left,
+    the lines above, then the suffix's first lines. `m.` (nothing after the dot) gives
+    ["m", ""]."""
+    before = prefix.split("\n")[-NEAR_LINES - 1:]
+    after = suffix.split("\n")[:NEAR_SUFFIX_LINES + 1]
+    lines = list(reversed(before)) + after
+    out = []
+    for k, line in enumerate(lines):
+        found = [re.sub(r"\s", "", m.group()).split(".") for m in _CHAIN.finditer(line.split("#")[0])]
+        out += reversed(found) if k < len(before) else found
+    return out
+
+
+def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str) -> list[Chunk]:
+    """Definitions the code at the cursor uses or is likely to use, best first."""
+    if language_of(path) != "python":
+        return []
+    doc = _read_doc(path, prefix + suffix)
+    ranked: dict[tuple[str, int, int], tuple[tuple, Chunk]] = {}
+
+    def add(target: Definition | ModuleRef | None, rank: tuple) -> None:
+        if isinstance(target, ModuleRef):
+            chunk = index.outline(target.path)
+        elif target is not None:
+            chunk = Chunk(target.path, target.start_line, target.end_line, target.summary, "definition")
+        else:
+            chunk = None
+        if chunk is None or chunk.path == path:
+            return
+        key = (chunk.path, chunk.start_line, chunk.end_line)
+        if key not in ranked or rank < ranked[key][0]:
+            ranked[key] = (rank, chunk)
+
+    for order, chain in enumerate(near_chains(prefix, suffix)):
+        target = _resolve_chain(index, path, chain, doc)
+        if target is not None:
+            add(target, (0, order))
+        elif chain[0] not in doc.bindings:
+            for d in _by_name(index, path, chain, doc):
+                add(d, (2, order))
+    used = _used_rows(prefix, doc)
+    for order, (alias, imp) in enumerate(sorted(doc.bindings.items(), key=lambda kv: kv[1].line)):
+        last = used.get(alias)
+        rank = (1, order) if last is None else (3, -last)
+        add(index.resolve_import(path, imp), rank)
+    return [chunk for _, chunk in sorted(ranked.values(), key=lambda rc: rc[0])]
+
+
+def _by_name(index: RepoIndex, path: str, chain: list[str], doc: _Doc) -> list[Definition]:
+    """Project definitions of a name the document does not import: a bare name that is
+    not local (not imported yet, or through an unresolved star import), if at most
+    MAX_SAME_NAME definitions have it; `obj.attr`, if exactly one method has it."""
+    attrs = [n for n in chain[1:] if n]
+    name = attrs[-1] if attrs else chain[0]
+    if name in _NOT_NAMES or (not attrs and name in doc.local):
+        return []
+    same = [d for d in index.definitions_named(name) if d.path != path
+            and (d.kind == "method") == bool(attrs)]
+    return same if 0 < len(same) <= (1 if attrs else MAX_SAME_NAME) else []
+
+
+def _resolve_chain(index: RepoIndex, path: str, chain: list[str], doc: _Doc):
+    head = chain[0]
+    if head in doc.local or head in _NOT_NAMES:
+        return None
+    if head in doc.bindings:
+        target = index.resolve_import(path, doc.bindings[head])
+    else:
+        target = None
+        for imp in doc.stars:
+            base = index.import_target(path, imp)
+            target = index.resolve_name(base, head) if base else None
+            if target is not None:
+                break
+    for attr in chain[1:]:
+        if not attr or not isinstance(target, ModuleRef):
+            break  # a class's stub already lists its members
+        module = index.module_name_of(target.path)
+        nxt = index.resolve_name(target.path, attr) or (
+            ModuleRef(sub) if module and (sub := index.module_path(f"{module}.{attr}")) else None)
+        if nxt is None:
+            break
+        target = nxt
+    return target
+
+
+def _used_rows(prefix: str, doc: _Doc) -> dict[str, int]:
+    """Imported name -> the last prefix row (outside import statements) that uses it."""
+    last: dict[str, int] = {}
+    for row, line in enumerate(prefix.split("\n")):
+        if row in doc.import_rows:
+            continue
+        for name in re.findall(r"[A-Za-z_]\w*", line):
+            if name in doc.bindings:
+                last[name] = row
+    return last
+
+
+# -- fitting the budget --------------------------------------------------------------------------
+
+
+def _fit(defs: list[Chunk], client: list[Chunk], found: list[Chunk], budget: int,
+         count_tokens: Callable[[str], int]) -> list[Chunk]:
+    chosen: list[Chunk] = []
+    spent = 0
+
+    def take(c: Chunk, limit: int) -> None:
+        nonlocal spent
+        if c in chosen or _redundant(c, chosen):
+            return
+        n = count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
+        if spent + n <= limit:
+            chosen.append(c)
+            spent += n
+
+    for c in defs:
+        take(c, int(budget * DEFINITION_SHARE) if found or client else budget)
+    for c in reversed(client):
+        take(c, budget)
+    for c in found:
+        take(c, budget)
+    for c in defs:
+        take(c, budget)
+    picked = set(map(id, chosen))
+    return (sorted((c for c in defs if id(c) in picked), key=lambda c: (c.path, c.start_line))
+            + [c for c in client if id(c) in picked]
+            + [c for c in reversed(found) if id(c) in picked])
+
+
+def _redundant(c: Chunk, chosen: list[Chunk]) -> bool:
+    """A retrieved chunk that a chosen definition already shows whole, or that nearly
+    equals a client chunk (or the reverse)."""
+    for o in chosen:
+        if c.kind == "retrieved" and o.kind == "definition" and o.path == c.path \
+                and o.start_line <= c.start_line and c.end_line <= o.end_line and c.text in o.text:
+            return True
+        if {c.kind, o.kind} == {"retrieved", "client"} and similarity(o.text, c.text) > DUPLICATE_SIM:
+            return True
+    return False
