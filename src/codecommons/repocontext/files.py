@@ -72,17 +72,20 @@ def is_git_checkout(root: Path) -> bool:
     return ignored.returncode != 0
 
 
-def candidate_paths(root: Path) -> list[str]:
+def candidate_paths(root: Path, skipped: Counter) -> list[str]:
     """Every file path under `root` (POSIX, relative to it) before the source checks:
-    git's listing for a checkout (.gitignore respected), a walk otherwise."""
+    git's listing for a checkout (.gitignore respected), a walk otherwise (which does
+    not enter vendored or hidden folders; `skipped` counts them as "vendored folder")."""
     if is_git_checkout(root):
         out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                              cwd=root, capture_output=True, timeout=60, check=True).stdout
         return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
     paths = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in VENDORED_DIRS
-                             and not d.startswith(".") and not d.endswith(".egg-info"))
+        keep = sorted(d for d in dirnames if d not in VENDORED_DIRS
+                      and not d.startswith(".") and not d.endswith(".egg-info"))
+        skipped["vendored folder"] += len(dirnames) - len(keep)
+        dirnames[:] = keep
         rel = Path(dirpath).relative_to(root)
         paths += [(rel / f).as_posix() for f in filenames]
     return sorted(paths)
@@ -91,7 +94,7 @@ def candidate_paths(root: Path) -> list[str]:
 def source_paths(root: Path, skipped: Counter) -> list[str]:
     """Paths of files that may be source, by name; `skipped` counts the rest by reason."""
     out = []
-    for p in candidate_paths(root):
+    for p in candidate_paths(root, skipped):
         if vendored(p):
             skipped["vendored"] += 1
         elif language_of(p) is None:

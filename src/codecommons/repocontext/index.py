@@ -29,6 +29,7 @@ Relative imports are resolved against the importing file's folder.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -43,6 +44,7 @@ from codecommons.repocontext.syntax import MAX_CHARS, MAX_LINES, Chunk, chunk_fi
 
 MAX_RESOLVE_DEPTH = 6  # re-export chains (pkg/__init__ -> pkg/_impl) are short; cycles exist
 OUTLINE_LINES = 30  # a module's outline: its top-level signatures, at most this many lines
+_ALIAS = re.compile(r"[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*([A-Za-z_][\w.]*)\s*(?:#.*)?")  # X = mod.Y
 
 
 @dataclass
@@ -310,14 +312,23 @@ class RepoIndex:
         return ModuleRef(sub_path) if sub_path else None
 
     def resolve_name(self, path: str, name: str, depth: int = 0) -> Definition | ModuleRef | None:
-        """What `name` means at the top level of `path`: a definition there, or what an
-        import there binds it to (re-exports followed), or what a star import brings."""
+        """What `name` means at the top level of `path`: a definition there (an alias
+        such as `X = mod.Y` followed), or what an import there binds it to (re-exports
+        followed), or what a star import brings."""
         entry = self.entries.get(path)
         if entry is None or depth > MAX_RESOLVE_DEPTH:
             return None
         own = [d for d in entry.definitions if d.name == name and d.kind != "method"]
         if own:  # a class or function over a plain assignment of the same name
-            return next((d for d in own if d.kind != "variable"), own[0])
+            d = next((d for d in own if d.kind != "variable"), own[0])
+            alias = _ALIAS.fullmatch(d.summary) if d.kind == "variable" else None
+            if alias and alias[1] != name:  # Charset = _charset.Charset: what it names
+                parts = alias[1].split(".")
+                target = self.resolve_name(path, parts[0], depth + 1)
+                for attr in parts[1:]:
+                    target = self.member(target, attr, depth + 1)
+                return target or d
+            return d
         for imp in entry.imports:
             if imp.alias == name:
                 found = self.resolve_import(path, imp, depth)
@@ -330,6 +341,18 @@ class RepoIndex:
                 if found is not None:
                     return found
         return None
+
+    def member(self, target: Definition | ModuleRef | None, attr: str,
+               depth: int = 0) -> Definition | ModuleRef | None:
+        """`target.attr` for a module (a name in it, or its submodule); None otherwise
+        (a class's members are in its summary)."""
+        if not isinstance(target, ModuleRef):
+            return None
+        found = self.resolve_name(target.path, attr, depth + 1)
+        if found is None and (module := self.module_name_of(target.path)):
+            sub = self.module_path(f"{module}.{attr}")
+            found = ModuleRef(sub) if sub else None
+        return found
 
     def outline(self, path: str) -> Chunk | None:
         """A module's top-level API as one chunk: each class's and function's signature

@@ -44,14 +44,15 @@ def split_identifier(name: str) -> list[str]:
 
 
 def code_tokens(text: str) -> list[str]:
-    """BM25 tokens of a piece of code: each identifier whole and, if compound, its parts."""
+    """BM25 tokens of a piece of code: each identifier whole (its parts joined,
+    lower-cased) and, if compound, its parts."""
     out = []
     for ident in _IDENT.findall(text):
-        low = ident.lower()
-        if len(low) < 2 or low in KEYWORDS:
-            continue
-        out.append(low)
         parts = split_identifier(ident)
+        whole = "".join(parts)  # parseHttpHeader and parse_http_header are one token
+        if len(whole) < 2 or whole in KEYWORDS:
+            continue
+        out.append(whole)
         if len(parts) > 1:
             out += [p for p in parts if len(p) > 1 and p not in KEYWORDS]
     return out

@@ -231,13 +231,9 @@ def _resolve_chain(index: RepoIndex, path: str, chain: list[str], doc: _Doc):
             if target is not None:
                 break
     for attr in chain[1:]:
-        if not attr or not isinstance(target, ModuleRef):
-            break  # a class's stub already lists its members
-        module = index.module_name_of(target.path)
-        nxt = index.resolve_name(target.path, attr) or (
-            ModuleRef(sub) if module and (sub := index.module_path(f"{module}.{attr}")) else None)
+        nxt = index.member(target, attr) if attr else None
         if nxt is None:
-            break
+            break  # `m.` with nothing typed yet, or a class (its stub lists its members)
         target = nxt
     return target
 
