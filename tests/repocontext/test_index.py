@@ -174,6 +174,10 @@ def test_outline_lists_a_modules_public_signatures(project):
     assert outline.kind == "definition" and outline.path == "shop/models.py"
     assert "class Product: ..." in outline.text and "class Warehouse: ..." in outline.text
     assert "_audit" not in outline.text
+    # a package's outline is what it re-exports: from-imports and star imports
+    package = index.outline("shop/__init__.py").text
+    assert "class Product: ..." in package
+    assert "def total_with_tax(cents: int, rate: float = TAX_RATE) -> int: ..." in package
 
 
 # -- search ---------------------------------------------------------------------------------

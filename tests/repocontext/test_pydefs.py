@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from codecommons.repocontext.pydefs import bound_names, imports_of, python_facts
+from codecommons.repocontext.pydefs import bound_names, exports_of, imports_of, python_facts
 from codecommons.repocontext.syntax import parse
 
 SOURCE = '''\
@@ -117,3 +117,11 @@ def test_bound_names_are_the_locals():
     names = bound_names(parse(code.encode(), "python").root_node)
     assert {"f", "a", "b", "args", "c", "kw", "x", "y", "z", "i", "w", "n", "lam", "q"} <= names
     assert "obj" not in names and "attr" not in names and "g" not in names
+
+
+def test_a_literal_all_is_read_and_a_computed_one_is_not():
+    def exports(code):
+        return exports_of(parse(code.encode(), "python").root_node)
+    assert exports("__all__ = ('BrokenBarrierError',\n    \"run\", 'ubu')\n") == ["BrokenBarrierError", "run", "ubu"]
+    assert exports("__all__ = a.__all__ + b.__all__\n") is None
+    assert exports("x = 1\n") is None

@@ -52,8 +52,12 @@ def test_the_definition_the_cursor_needs_is_picked(index):
 
 def test_names_at_the_cursor_rank_first_when_the_budget_is_tight(index):
     prefix = ORDERS.replace("sent = store.", "total = total_with_tax(")
-    tight = select_context(index, "shop/orders.py", prefix, ")\n", 70, count, mode="definitions")
-    assert [c.path for c in tight] == ["shop/pricing.py"] and "total_with_tax" in tight[0].text
+    tight = select_context(index, "shop/orders.py", prefix, ")\n", 60, count, mode="definitions")
+    assert cost(tight) <= 60
+    pricing = next(c for c in tight if c.path == "shop/pricing.py")
+    assert pricing.text.startswith("def total_with_tax(cents: int, rate: float = TAX_RATE) -> int:")
+    # what does not fit whole is shown by its signature
+    assert all("class Warehouse:" not in c.text or c.text == "class Warehouse: ..." for c in tight)
 
 
 def test_a_module_reference_brings_the_modules_outline(index):

@@ -39,7 +39,7 @@ from typing import Iterable
 
 from codecommons.repocontext import files as project_files
 from codecommons.repocontext.lexical import code_tokens
-from codecommons.repocontext.pydefs import Definition, Import, python_facts
+from codecommons.repocontext.pydefs import Definition, Import, exports_of, python_facts
 from codecommons.repocontext.syntax import MAX_CHARS, MAX_LINES, Chunk, chunk_file, parse, require_tree_sitter
 
 MAX_RESOLVE_DEPTH = 6  # re-export chains (pkg/__init__ -> pkg/_impl) are short; cycles exist
@@ -65,6 +65,7 @@ class FileEntry:
     tokens: list[list[str]]  # BM25 tokens of each chunk
     definitions: list[Definition] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
+    exports: list[str] | None = None  # a literal __all__
 
 
 @dataclass
@@ -110,6 +111,7 @@ class RepoIndex:
         self._by_name: dict[str, list[Definition]] = {}
         self._chunks: list[Chunk] = []
         self._bm25 = None
+        self._outlines: dict[str, Chunk | None] = {}
         self.last_refresh = self.refresh() if build else RefreshStats()
 
     # -- keeping current ----------------------------------------------------------------
@@ -184,6 +186,7 @@ class RepoIndex:
                           [code_tokens(c.text) + path_tokens for c in chunks])
         if language == "python" and tree is not None:
             entry.definitions, entry.imports = python_facts(p, tree, text.split("\n"))
+            entry.exports = exports_of(tree.root_node)
         return entry
 
     def watch(self, interval_s: float = 2.0) -> threading.Event:
@@ -217,7 +220,7 @@ class RepoIndex:
                 by_name[d.name].append(d)
         self._modules, self._by_tail, self._by_name = modules, dict(by_tail), dict(by_name)
         self._module_of = {p: m for m, p in modules.items()}
-        self._chunks, self._bm25 = chunks, None
+        self._chunks, self._bm25, self._outlines = chunks, None, {}
 
     # -- queries ------------------------------------------------------------------------
     def relative(self, path: str | Path) -> str:
@@ -355,28 +358,48 @@ class RepoIndex:
         return found
 
     def outline(self, path: str) -> Chunk | None:
-        """A module's top-level API as one chunk: each class's and function's signature
-        line, one-line constants; for `import m` ... `m.` with nothing typed yet."""
+        """A module's API as one chunk, a signature line per name: its `__all__`, else
+        its public definitions and, for a package's __init__, what it re-exports (its
+        from-imports, the public names of its star imports); then its own private
+        top-level names. For `import m` ... `m.` with nothing typed yet."""
+        if path not in self._outlines:
+            entry = self.entries.get(path)
+            names = self.exported_names(path)
+            # then the module's own private names: a package's modules use each other's
+            names += [d.name for d in (entry.definitions if entry else ()) if d.kind != "method"
+                      and d.name.startswith("_") and not d.name.startswith("__") and d.name not in names]
+            lines = [self._signature(path, n) for n in dict.fromkeys(names)]
+            lines = [ln for ln in lines if ln]
+            if len(lines) > OUTLINE_LINES:
+                lines = lines[:OUTLINE_LINES] + ["..."]
+            last = max((d.end_line for d in entry.definitions), default=1) if entry else 1
+            self._outlines[path] = Chunk(path, 1, last, "\n".join(lines), "definition") if lines else None
+        return self._outlines[path]
+
+    def exported_names(self, path: str, depth: int = 0) -> list[str]:
         entry = self.entries.get(path)
-        if entry is None or not entry.definitions:
-            return None
-        lines = []
-        for d in entry.definitions:
-            if d.kind == "method" or d.name.startswith("_"):
-                continue
-            first = d.summary.split("\n")
-            head = next((ln for ln in first if not ln.lstrip().startswith("@")), first[0])
-            if d.kind == "variable":
-                if len(first) == 1:
-                    lines.append(head)
-            else:
-                lines.append(head.rstrip() + ("" if head.rstrip().endswith("...") else " ..."))
-        if not lines:
-            return None
-        if len(lines) > OUTLINE_LINES:
-            lines = lines[:OUTLINE_LINES] + ["..."]
-        last = max(d.end_line for d in entry.definitions)
-        return Chunk(path, 1, last, "\n".join(lines), "definition")
+        if entry is None or depth > 2:
+            return []
+        if entry.exports is not None:
+            return entry.exports
+        names = [d.name for d in entry.definitions if d.kind != "method" and not d.name.startswith("_")]
+        if PurePosixPath(path).name == "__init__.py":
+            for imp in entry.imports:
+                if imp.name == "*":
+                    base = self.import_target(path, imp)
+                    names += self.exported_names(base, depth + 1) if base else []
+                elif imp.name and not imp.alias.startswith("_") and self.import_target(path, imp):
+                    names.append(imp.alias)
+        return list(dict.fromkeys(names))
+
+    def _signature(self, path: str, name: str) -> str:
+        target = self.resolve_name(path, name)
+        if not isinstance(target, Definition):
+            return ""
+        head = target.brief or target.summary.split("\n")[0]
+        if target.name != name:  # re-exported under another name
+            head = f"{name} = {target.name}  # {head.split(chr(10))[0]}"
+        return head
 
     def stats(self) -> dict:
         langs = Counter(e.language for e in self.entries.values())

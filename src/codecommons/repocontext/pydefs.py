@@ -43,6 +43,7 @@ class Definition:
     start_line: int
     end_line: int
     summary: str
+    brief: str = ""  # the signature alone (`def f(x) -> int: ...`), when the summary does not fit
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,28 @@ def python_facts(path: str, tree, lines: list[str]) -> tuple[list[Definition], l
     for stmt in tree.root_node.named_children:
         defs += _definitions(path, stmt, lines)
     return defs, imports_of(tree.root_node)
+
+
+def exports_of(root) -> list[str] | None:
+    """The names of a literal module-level `__all__ = [...]` (or a tuple); None when the
+    module has none, or builds it (asyncio's sums its submodules' lists)."""
+    for stmt in root.named_children:
+        assign = stmt.named_children[0] if stmt.type == "expression_statement" and stmt.named_child_count else None
+        if assign is None or assign.type != "assignment":
+            continue
+        left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+        if left is None or text_of(left) != "__all__":
+            continue
+        if right is None or right.type not in ("list", "tuple"):
+            return None
+        names = []
+        for item in right.named_children:
+            content = [c for c in item.named_children if c.type == "string_content"]
+            if item.type != "string" or len(content) != 1:
+                return None
+            names.append(text_of(content[0]))
+        return names
+    return None
 
 
 def imports_of(root) -> list[Import]:
@@ -167,10 +190,11 @@ def _definitions(path: str, stmt, lines: list[str]) -> list[Definition]:
     if node.type == "function_definition":
         name = text_of(node.child_by_field_name("name"))
         return [Definition(name, name, "function", path, start + 1, end,
-                           _function_summary(stmt, node, lines))]
+                           _function_summary(stmt, node, lines), _brief(node, lines))]
     if node.type == "class_definition":
         name = text_of(node.child_by_field_name("name"))
-        out = [Definition(name, name, "class", path, start + 1, end, _class_summary(stmt, node, lines))]
+        out = [Definition(name, name, "class", path, start + 1, end, _class_summary(stmt, node, lines),
+                          _brief(node, lines))]
         header = lines[node.start_point.row].rstrip()
         for member in _members(node):
             fn = member.child_by_field_name("definition") if member.type == "decorated_definition" else member
@@ -178,16 +202,27 @@ def _definitions(path: str, stmt, lines: list[str]) -> list[Definition]:
                 continue
             mname = text_of(fn.child_by_field_name("name"))
             out.append(Definition(mname, f"{name}.{mname}", "method", path, member.start_point.row + 1,
-                                  end_row(member), header + "\n" + _function_summary(member, fn, lines)))
+                                  end_row(member), header + "\n" + _function_summary(member, fn, lines),
+                                  header + "\n" + _brief(fn, lines)))
         return out
     if node.type == "expression_statement" and node.named_child_count:
         assign = node.named_children[0]
         target = assign.child_by_field_name("left") if assign.type == "assignment" else None
         if target is not None and target.type == "identifier":
             name = text_of(target)
-            return [Definition(name, name, "variable", path, start + 1, end,
-                               _assignment_summary(assign, lines, start, end))]
+            summary = _assignment_summary(assign, lines, start, end)
+            brief = summary if "\n" not in summary else f"{name} = ..."
+            return [Definition(name, name, "variable", path, start + 1, end, summary, brief)]
     return []
+
+
+def _brief(node, lines: list[str]) -> str:
+    """The `def`/`class` line(s) alone, ending in `: ...`."""
+    body = node.child_by_field_name("body")
+    stop = body.start_point.row if body is not None else end_row(node)
+    header = lines[node.start_point.row:max(stop, node.start_point.row + 1)]
+    text = "\n".join(header).rstrip()
+    return text + " ..." if text.endswith(":") else text
 
 
 def _members(class_node) -> list:

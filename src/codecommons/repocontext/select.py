@@ -13,7 +13,8 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
     chains such as `m.func` followed through modules) are resolved through them to
     definitions in other files, shown as stubs (pydefs.py). Ranked: names at the
     cursor; then imported names the prefix has not used yet (an import not used yet is
-    about to be: the case where the model cannot guess what it is); then
+    about to be: the case where the model cannot guess what it is), those the suffix
+    uses first, nearest first; then
     project definitions of un-imported names near the cursor when at most
     MAX_SAME_NAME share the name (a method called on an object, `obj.attr`, when
     exactly one definition has that name); then the file's other imports.
@@ -28,8 +29,9 @@ llama.vim, which evicts its ring chunks over 0.5); a retrieved chunk already sho
 whole by a chosen definition is dropped, and one nearly equal (> DUPLICATE_SIM,
 llama.vim's duplicate rule) to a client chunk; client chunks (llama.vscode's
 `input_extra`, `commons lsp`'s ring buffer) are merged in. The token budget is
-filled in order: definitions up to DEFINITION_SHARE of it, client chunks (newest
-first), retrieved chunks (best first), then definitions again.
+filled in order: definitions up to DEFINITION_SHARE of it (a definition whose summary
+does not fit is shown by its signature alone), client chunks (newest first),
+retrieved chunks (best first), then definitions again.
 
 Order in the prompt: what stays the same while the user types comes first, so the
 server's KV cache over it stays valid (the engine reuses the longest common token
@@ -70,6 +72,7 @@ DEFINITION_SHARE = 0.6  # of the budget, before retrieved chunks get theirs
 SEPARATOR_TOKENS = 2  # the file separator token and the newline that ends a chunk
 
 _CHAIN = re.compile(r"[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*(?:[ \t]*\.)?")
+_STRINGS = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")  # one-line literals
 _NOT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cls"}
 
 
@@ -164,30 +167,36 @@ def near_chains(prefix: str, suffix: str) -> list[list[str]]:
     lines = list(reversed(before)) + after
     out = []
     for k, line in enumerate(lines):
-        found = [re.sub(r"\s", "", m.group()).split(".") for m in _CHAIN.finditer(line.split("#")[0])]
+        code = _STRINGS.sub('""', line).split("#")[0]
+        found = [re.sub(r"\s", "", m.group()).split(".") for m in _CHAIN.finditer(code)]
         out += reversed(found) if k < len(before) else found
     return out
 
 
-def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str) -> list[Chunk]:
-    """Definitions the code at the cursor uses or is likely to use, best first."""
+def definition_chunks(index: RepoIndex, path: str, prefix: str,
+                      suffix: str) -> list[tuple[Chunk, Chunk | None]]:
+    """Definitions the code at the cursor uses or is likely to use, best first, each as
+    (its summary, its signature alone or None)."""
     if language_of(path) != "python":
         return []
     doc = _read_doc(path, prefix + suffix)
-    ranked: dict[tuple[str, int, int], tuple[tuple, Chunk]] = {}
+    ranked: dict[tuple[str, int, int], tuple[tuple, Chunk, Chunk | None]] = {}
 
     def add(target: Definition | ModuleRef | None, rank: tuple) -> None:
+        brief = None
         if isinstance(target, ModuleRef):
             chunk = index.outline(target.path)
         elif target is not None:
             chunk = Chunk(target.path, target.start_line, target.end_line, target.summary, "definition")
+            if target.brief and target.brief != target.summary:
+                brief = Chunk(target.path, target.start_line, target.end_line, target.brief, "definition")
         else:
             chunk = None
         if chunk is None or chunk.path == path:
             return
         key = (chunk.path, chunk.start_line, chunk.end_line)
         if key not in ranked or rank < ranked[key][0]:
-            ranked[key] = (rank, chunk)
+            ranked[key] = (rank, chunk, brief)
 
     for order, chain in enumerate(near_chains(prefix, suffix)):
         target = _resolve_chain(index, path, chain, doc)
@@ -197,11 +206,16 @@ def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str) -> 
             for d in _by_name(index, path, chain, doc):
                 add(d, (2, order))
     used = _used_rows(prefix, doc)
+    later = _first_uses(suffix, doc)
     for order, (alias, imp) in enumerate(sorted(doc.bindings.items(), key=lambda kv: kv[1].line)):
-        last = used.get(alias)
-        rank = (1, order) if last is None else (3, -last)
+        if alias in used:
+            rank = (3, -used[alias])  # used above: the model can copy how
+        elif alias in later:
+            rank = (1, later[alias])  # first used below the cursor: likely here too
+        else:
+            rank = (1, 10**6 + order)  # not used yet
         add(index.resolve_import(path, imp), rank)
-    return [chunk for _, chunk in sorted(ranked.values(), key=lambda rc: rc[0])]
+    return [(chunk, brief) for _, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0])]
 
 
 def _by_name(index: RepoIndex, path: str, chain: list[str], doc: _Doc) -> list[Definition]:
@@ -219,10 +233,10 @@ def _by_name(index: RepoIndex, path: str, chain: list[str], doc: _Doc) -> list[D
 
 def _resolve_chain(index: RepoIndex, path: str, chain: list[str], doc: _Doc):
     head = chain[0]
-    if head in doc.local or head in _NOT_NAMES:
-        return None
-    if head in doc.bindings:
+    if head in doc.bindings:  # imported (even if a parameter somewhere shadows it)
         target = index.resolve_import(path, doc.bindings[head])
+    elif head in doc.local or head in _NOT_NAMES:
+        return None
     else:
         target = None
         for imp in doc.stars:
@@ -236,6 +250,16 @@ def _resolve_chain(index: RepoIndex, path: str, chain: list[str], doc: _Doc):
             break  # `m.` with nothing typed yet, or a class (its stub lists its members)
         target = nxt
     return target
+
+
+def _first_uses(suffix: str, doc: _Doc) -> dict[str, int]:
+    """Imported name -> the first suffix row that uses it."""
+    first: dict[str, int] = {}
+    for row, line in enumerate(suffix.split("\n")):
+        for name in re.findall(r"[A-Za-z_]\w*", line.split("#")[0]):
+            if name in doc.bindings:
+                first.setdefault(name, row)
+    return first
 
 
 def _used_rows(prefix: str, doc: _Doc) -> dict[str, int]:
@@ -253,38 +277,48 @@ def _used_rows(prefix: str, doc: _Doc) -> dict[str, int]:
 # -- fitting the budget --------------------------------------------------------------------------
 
 
-def _fit(defs: list[Chunk], client: list[Chunk], found: list[Chunk], budget: int,
-         count_tokens: Callable[[str], int]) -> list[Chunk]:
+def _fit(defs: list[tuple[Chunk, Chunk | None]], client: list[Chunk], found: list[Chunk],
+         budget: int, count_tokens: Callable[[str], int]) -> list[Chunk]:
     chosen: list[Chunk] = []
     spent = 0
 
-    def take(c: Chunk, limit: int) -> None:
+    def take(c: Chunk, limit: int) -> bool:
         nonlocal spent
-        if c in chosen or _redundant(c, chosen):
-            return
+        if _redundant(c, chosen):
+            return True
         n = count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
-        if spent + n <= limit:
-            chosen.append(c)
-            spent += n
+        if spent + n > limit:
+            return False
+        chosen.append(c)
+        spent += n
+        return True
 
-    for c in defs:
-        take(c, int(budget * DEFINITION_SHARE) if found or client else budget)
+    share = int(budget * DEFINITION_SHARE) if found or client else budget
+    briefs = []
+    for full, brief in defs:  # whole summaries while they fit; a signature otherwise
+        if not take(full, share) and brief is not None:
+            briefs.append((full, brief))
+            take(brief, share)
     for c in reversed(client):
         take(c, budget)
     for c in found:
         take(c, budget)
-    for c in defs:
-        take(c, budget)
+    for full, brief in defs:
+        if not any(o is full or o is brief for o in chosen):
+            take(full, budget) or (brief is not None and take(brief, budget))
     picked = set(map(id, chosen))
-    return (sorted((c for c in defs if id(c) in picked), key=lambda c: (c.path, c.start_line))
+    kept_defs = [c for full, brief in defs for c in (full, brief) if c is not None and id(c) in picked]
+    return (sorted(kept_defs, key=lambda c: (c.path, c.start_line))
             + [c for c in client if id(c) in picked]
             + [c for c in reversed(found) if id(c) in picked])
 
 
 def _redundant(c: Chunk, chosen: list[Chunk]) -> bool:
-    """A retrieved chunk that a chosen definition already shows whole, or that nearly
-    equals a client chunk (or the reverse)."""
+    """Already there, a retrieved chunk that a chosen definition shows whole, or one that
+    nearly equals a client chunk (or the reverse)."""
     for o in chosen:
+        if o is c or (o.kind == c.kind == "definition" and (o.path, o.start_line) == (c.path, c.start_line)):
+            return True
         if c.kind == "retrieved" and o.kind == "definition" and o.path == c.path \
                 and o.start_line <= c.start_line and c.end_line <= o.end_line and c.text in o.text:
             return True
