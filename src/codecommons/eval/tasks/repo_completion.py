@@ -78,6 +78,7 @@ _BINDING_PARENTS = {"function_definition", "class_definition", "keyword_argument
                     "default_parameter", "typed_parameter", "typed_default_parameter",
                     "lambda_parameters"}
 _SKIP = {"import_statement", "import_from_statement", "future_import_statement", "comment", "string"}
+_BUILT: dict[str, tuple[dict, dict]] = {}  # settings -> (indexes by project, {"problems": [...]})
 
 
 @dataclass
@@ -141,6 +142,7 @@ class Site:
     path: str
     row: int  # 0-based
     column: int  # characters
+    used: str  # the name as the file writes it (an alias, or an attribute of a module)
     target: Definition
 
 
@@ -175,7 +177,7 @@ def cross_file_uses(index: RepoIndex, path: str, text: str) -> list[Site]:
             continue
         seen.add(key)
         column = len(lines[row].encode("utf-8")[:node.start_point.column].decode("utf-8", "replace"))
-        out.append(Site(path, row, column, target))
+        out.append(Site(path, row, column, name, target))
     return out
 
 
@@ -252,8 +254,10 @@ class RepoCompletion(Task):
         super().__init__(None)
         self.config = RepoSettings.parse(data_path)
         self.window_tokens = self.config.window_tokens
-        self._indexes: dict[str, RepoIndex] = {}
-        self._problems: list[Problem] | None = None
+        # Problems and indexes are shared by every condition (and by generate and execute)
+        # in one process: the same settings give the same problems.
+        key = repr(dataclasses.astuple(self.config))
+        self._indexes, self._built = _BUILT.setdefault(key, ({}, {}))
 
     def settings(self) -> dict:
         return {"condition": self.condition, **dataclasses.asdict(self.config)}
@@ -264,9 +268,10 @@ class RepoCompletion(Task):
         return self._indexes[project]
 
     def problems(self) -> list[Problem]:
-        if self._problems is None:
-            self._problems = [p for spec in self.config.projects for p in self._project_problems(spec)]
-        return self._problems
+        if "problems" not in self._built:
+            self._built["problems"] = [p for spec in self.config.projects
+                                       for p in self._project_problems(spec)]
+        return self._built["problems"]
 
     def _project_problems(self, spec: str) -> list[Problem]:
         root = project_root(spec)
@@ -304,7 +309,8 @@ class RepoCompletion(Task):
         task_id = f"repo-completion/{project}/{s.path}:{s.row + 1}:{s.column}"
         return Problem(task_id, text[:offset], suffix=text[end:], reference=text[offset:end].rstrip(),
                        meta={"problem": task_id, "project": project, "root": str(root), "path": s.path,
-                             "line": s.row + 1, "column": s.column, "name": s.target.qualname,
+                             "line": s.row + 1, "column": s.column, "used": s.used,
+                             "name": s.target.qualname,
                              "definition": f"{s.target.path}:{s.target.start_line}-{s.target.end_line}"})
 
     # -- context per condition ---------------------------------------------------------
