@@ -207,3 +207,13 @@ def test_real_standard_library_package():
     assert "def __init__(self, input_charset=DEFAULT_CHARSET)" in charset.summary
     # `from email import utils` then `utils.` -> the module
     assert index.resolve_name("message.py", "utils") == ModuleRef("utils.py")
+
+
+def test_empty_projects_and_unknown_words_find_nothing(tmp_path, project):
+    small = RepoIndex(tmp_path / "proj" / "shop" / "util")  # an empty module and one function
+    (tmp_path / "nothing").mkdir()
+    assert RepoIndex(tmp_path / "nothing").search(code_tokens("slugify")) == []
+    assert small.search(code_tokens("qqqq zzzz")) == [] and small.search([]) == []
+    assert small.search(code_tokens("slugify"))[0][0].path == "text.py"
+    with pytest.raises(FileNotFoundError, match="no such project folder"):
+        RepoIndex(tmp_path / "missing")

@@ -16,8 +16,8 @@ before a request on a small project, or every few seconds from a thread
 Per file: chunks at syntax boundaries (syntax.py) with their BM25 tokens
 (lexical.py); for Python, definitions and imports (pydefs.py). The BM25 index over
 all chunks (bm25s, Lù 2024, arXiv:2407.03618; Lucene's BM25 variant with k1 = 1.5,
-b = 0.75) is rebuilt lazily on the first search after a change: building it for a
-few thousand chunks takes tens of milliseconds.
+b = 0.75) is rebuilt by a refresh that changed something (tens of milliseconds for a
+few thousand chunks), so a search never waits for it.
 
 Modules. A Python file's module name comes from the package folders above it (those
 with an __init__.py, the project folder included, e.g. the standard library's
@@ -139,6 +139,9 @@ class RepoIndex:
             if stats.added or stats.changed or stats.removed:
                 self.entries = entries
                 self._rebuild_tables()
+                # built here, by whoever refreshes (a watcher thread, a save), not by
+                # the next completion request
+                self._bm25 = self._build_bm25() if self._chunks else None
             else:
                 self.entries = entries  # touched files' new mtimes
             if paths is None:
