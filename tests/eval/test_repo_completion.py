@@ -15,7 +15,8 @@ from codecommons.eval.execute import execute
 from codecommons.eval.metrics import code_identifiers, edit_similarity, identifier_match, line_exact_match
 from codecommons.eval.score import score
 from codecommons.eval.tasks import TASKS, get_task
-from codecommons.eval.tasks.repo_completion import RepoSettings, project_root
+from codecommons.eval.tasks.repo_completion import RepoSettings, cross_file_uses, project_root
+from codecommons.repocontext import RepoIndex
 from tests.repocontext.project import write_project
 
 
@@ -49,6 +50,17 @@ def test_every_problem_completes_a_line_that_uses_a_name_from_another_file(setti
         assert text.startswith(p.prompt + p.reference) and text.endswith(p.suffix)
         assert p.suffix.startswith("\n") or p.suffix == ""
         assert task.group(p.task_id) == "shop_project"
+
+
+def test_local_names_that_shadow_an_import_are_not_uses(tmp_path):
+    root = write_project(tmp_path / "p", {
+        "pkg/__init__.py": "", "pkg/a.py": "def helper():\n    pass\n\nVALUE = 1\n",
+        "pkg/b.py": ("from .a import helper\nfrom . import a\n\n\ndef shadowed():\n    helper = 3\n"
+                     "    return helper\n\n\ndef looped(a):\n    for helper in []:\n        pass\n"
+                     "    return a.VALUE\n\n\ndef real():\n    return helper() + a.VALUE\n")})
+    index = RepoIndex(root)
+    uses = cross_file_uses(index, "pkg/b.py", (root / "pkg/b.py").read_text())
+    assert [(u.row + 1, u.used) for u in uses] == [(17, "helper"), (17, "VALUE")]
 
 
 def test_problems_are_drawn_with_a_fixed_seed_and_a_cap_per_file(settings, tmp_path):

@@ -55,7 +55,7 @@ from codecommons.eval.tasks.base import Problem, RepoContext, Task
 from codecommons.repocontext import Chunk, RepoIndex, context_files, select_context
 from codecommons.repocontext.index import ModuleRef
 from codecommons.repocontext.lexical import similarity
-from codecommons.repocontext.pydefs import Definition
+from codecommons.repocontext.pydefs import Definition, bound_names
 from codecommons.repocontext.select import CURSOR_SIM, SEPARATOR_TOKENS, around_cursor
 from codecommons.repocontext.syntax import parse
 
@@ -77,6 +77,9 @@ MAX_LINE_CHARS = 300  # a longer target line is data, not code to complete
 _BINDING_PARENTS = {"function_definition", "class_definition", "keyword_argument", "parameters",
                     "default_parameter", "typed_parameter", "typed_default_parameter",
                     "lambda_parameters"}
+_PATTERNS = {"pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "as_pattern_target"}
+_TARGET_FIELDS = {"assignment": "left", "augmented_assignment": "left", "for_statement": "left",
+                  "for_in_clause": "left", "named_expression": "name", "as_pattern": "alias"}
 _SKIP = {"import_statement", "import_from_statement", "future_import_statement", "comment", "string"}
 _BUILT: dict[str, tuple[dict, dict]] = {}  # settings -> (indexes by project, {"problems": [...]})
 
@@ -159,13 +162,34 @@ def cross_file_uses(index: RepoIndex, path: str, text: str) -> list[Site]:
 
     lines = text.split("\n")
     seen, out = set(), []
+    local_names: dict[int, set[str]] = {}  # function node -> names bound in it
+
+    def local(node, name: str) -> bool:
+        """Python's rule: a name bound anywhere in a function is local in all of it."""
+        scope = node.parent
+        while scope is not None:
+            if scope.type in ("function_definition", "lambda"):
+                if scope.id not in local_names:
+                    local_names[scope.id] = bound_names(scope) - {_name(scope)}
+                if name in local_names[scope.id]:
+                    return True
+            scope = scope.parent
+        return False
+
     for node in _walk(parse(text.encode("utf-8"), "python").root_node):
         name = node.text.decode("utf-8", "replace")
         parent = node.parent
         if parent is not None and parent.type == "attribute" \
                 and parent.child_by_field_name("attribute") == node:
-            target = index.member(_module_of(parent.child_by_field_name("object"), bound, index), name)
-        elif parent is not None and parent.type in _BINDING_PARENTS:
+            obj = parent.child_by_field_name("object")
+            head = obj
+            while head is not None and head.type == "attribute":
+                head = head.child_by_field_name("object")
+            if head is None or local(node, head.text.decode("utf-8", "replace")):
+                continue
+            target = index.member(_module_of(obj, bound, index), name)
+        elif (parent is not None and parent.type in _BINDING_PARENTS) or _is_target(node) \
+                or local(node, name):
             continue
         else:
             target = bound(name) if name in bindings and bindings[name].name is not None else None
@@ -179,6 +203,23 @@ def cross_file_uses(index: RepoIndex, path: str, text: str) -> list[Site]:
         column = len(lines[row].encode("utf-8")[:node.start_point.column].decode("utf-8", "replace"))
         out.append(Site(path, row, column, name, target))
     return out
+
+
+def _name(scope) -> str:
+    name = scope.child_by_field_name("name")
+    return name.text.decode("utf-8", "replace") if name is not None else ""
+
+
+def _is_target(node) -> bool:
+    """Whether an identifier is bound here (`x = ...`, `for x in`, `with ... as x`,
+    `(x := ...)`) rather than used."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type in _PATTERNS:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    field = _TARGET_FIELDS.get(parent.type)
+    return field is not None and parent.child_by_field_name(field) == child
 
 
 def _walk(root):
