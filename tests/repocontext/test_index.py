@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from codecommons.repocontext.index import ModuleRef, RepoIndex, module_name
+from codecommons.repocontext.index import RepoIndex
+from codecommons.repocontext.modules import ModuleRef, module_name
 from codecommons.repocontext.lexical import code_tokens
 from codecommons.repocontext.pydefs import Definition
 from tests.repocontext.project import git_init, write_project

@@ -52,7 +52,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from codecommons.repocontext.files import language_of
-from codecommons.repocontext.index import ModuleRef, RepoIndex
+from codecommons.repocontext.index import RepoIndex
+from codecommons.repocontext.modules import ModuleRef
 from codecommons.repocontext.lexical import code_tokens, similarity
 from codecommons.repocontext.pydefs import Definition, Import, bound_names, imports_of, python_facts
 from codecommons.repocontext.syntax import Chunk, end_row, parse

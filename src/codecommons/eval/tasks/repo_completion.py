@@ -53,7 +53,7 @@ from typing import Callable, ClassVar
 from codecommons.eval.metrics import edit_similarity, identifier_match, line_exact_match
 from codecommons.eval.tasks.base import Problem, RepoContext, Task
 from codecommons.repocontext import Chunk, RepoIndex, context_files, select_context
-from codecommons.repocontext.index import ModuleRef
+from codecommons.repocontext.modules import ModuleRef
 from codecommons.repocontext.lexical import similarity
 from codecommons.repocontext.pydefs import Definition, bound_names
 from codecommons.repocontext.select import CURSOR_SIM, SEPARATOR_TOKENS, around_cursor
