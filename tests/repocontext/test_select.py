@@ -95,6 +95,8 @@ def test_stable_chunks_come_first_and_stay_while_typing(index):
     defs = [c for c in before if c.kind == "definition"]
     assert defs == [c for c in after if c.kind == "definition"] == after[:len(defs)]
     assert defs == sorted(defs, key=lambda c: (c.path, c.start_line))
+    # retrieval reads whole lines: typing on the cursor's line keeps the same chunks
+    assert [c for c in before if c.kind == "retrieved"] == [c for c in after if c.kind == "retrieved"]
 
 
 def test_modes_pick_their_sources(index):

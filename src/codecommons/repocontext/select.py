@@ -18,9 +18,9 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
     project definitions of un-imported names near the cursor when at most
     MAX_SAME_NAME share the name (a method called on an object, `obj.attr`, when
     exactly one definition has that name); then the file's other imports.
-(b) retrieval. BM25 (index.py) with the last QUERY_PREFIX_LINES lines of the prefix
-    and first QUERY_SUFFIX_LINES of the suffix as the query, over chunks of other
-    files.
+(b) retrieval. BM25 (index.py) with the QUERY_PREFIX_LINES whole lines above the
+    cursor and the rest of its line and QUERY_SUFFIX_LINES below as the query, over
+    chunks of other files.
 
 Then: chunks of `path` itself are never returned (the document is in the prompt);
 chunks more than CURSOR_SIM similar to the text around the cursor are dropped
@@ -118,17 +118,22 @@ def client_chunk(c: Chunk | Mapping) -> Chunk:
 
 
 def around_cursor(prefix: str, suffix: str) -> str:
-    before = prefix.split("\n")[-AROUND_LINES - 1:]
-    after = suffix.split("\n")[:AROUND_LINES]
-    return "\n".join(before) + "\n".join(after)
+    """The AROUND_LINES whole lines above the cursor's line and below it (the line being
+    typed is left out, so what is dropped does not change with each keystroke)."""
+    before = prefix.split("\n")[:-1][-AROUND_LINES:]
+    after = suffix.split("\n")[1:AROUND_LINES + 1]
+    return "\n".join(before + after)
 
 
 # -- (b) retrieval ----------------------------------------------------------------------------
 
 
 def retrieved_chunks(index: RepoIndex, path: str, prefix: str, suffix: str, around: str) -> list[Chunk]:
-    """BM25 hits for the code at the cursor, best first, minus near-copies of it."""
-    query = "\n".join(prefix.split("\n")[-QUERY_PREFIX_LINES:] + suffix.split("\n")[:QUERY_SUFFIX_LINES + 1])
+    """BM25 hits for the code at the cursor, best first, minus near-copies of it. The
+    query leaves out the part of the cursor's line typed so far: the hits then stay the
+    same while a line is typed, and so does the prompt's cached start."""
+    query = "\n".join(prefix.split("\n")[:-1][-QUERY_PREFIX_LINES:]
+                      + suffix.split("\n")[:QUERY_SUFFIX_LINES + 1])
     hits = index.search(code_tokens(query), k=RETRIEVE_K, exclude={path} if path else ())
     return [Chunk(c.path, c.start_line, c.end_line, c.text, "retrieved") for c, _ in hits
             if similarity(c.text, around) <= CURSOR_SIM]
