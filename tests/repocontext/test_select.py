@@ -46,8 +46,11 @@ def test_the_definition_the_cursor_needs_is_picked(index):
     assert "def ship(self, sku: str, qty: int) -> int: ..." in warehouse.text
     assert "def __init__(self, name: str, capacity: int = 1000) -> None: ..." in warehouse.text
     assert "_check" not in warehouse.text  # private members are left out of the stub
-    # imported but not used yet: likely to be used next, so it is shown too
-    assert any(c.path == "shop/pricing.py" and "def total_with_tax" in c.text for c in defs)
+    # imported but not used yet: likely to be used next, so it is shown too (here by the
+    # retrieved chunk of pricing.py, which holds the whole definition and takes its place)
+    assert any(c.path == "shop/pricing.py" and "def total_with_tax" in c.text for c in chunks)
+    only_defs = select_context(index, "shop/orders.py", ORDERS, "\n", 1024, count, mode="definitions")
+    assert any(c.path == "shop/pricing.py" and "def total_with_tax" in c.text for c in only_defs)
 
 
 def test_names_at_the_cursor_rank_first_when_the_budget_is_tight(index):
@@ -137,3 +140,12 @@ def test_context_files_merge_neighbouring_chunks_of_one_file():
     chunks = [Chunk("a.py", 1, 2, "A1"), Chunk("a.py", 5, 6, "A2"), Chunk("b.py", 1, 1, "B")]
     files = context_files(chunks)
     assert [(f.path, f.text) for f in files] == [("a.py", "A1\n\nA2"), ("b.py", "B")]
+
+
+def test_a_retrieved_chunk_holding_a_whole_definition_takes_its_place(index):
+    # pricing.py is one chunk; total_with_tax is shown whole as a definition first
+    prefix = ("from shop.pricing import total_with_tax\n\n\ndef gross(cents):\n"
+              "    # with tax, rounding half up: format the price\n    return total_with_tax(")
+    chunks = select_context(index, "shop/gross.py", prefix, ")\n", 1024, count)
+    pricing = [c for c in chunks if c.path == "shop/pricing.py"]
+    assert [c.kind for c in pricing] == ["retrieved"] and "def format_price" in pricing[0].text

@@ -28,7 +28,8 @@ chunks more than CURSOR_SIM similar to the text around the cursor are dropped
 llama.vim, which evicts its ring chunks over 0.5); a retrieved chunk already shown
 whole by a chosen definition is dropped, and one nearly equal (> DUPLICATE_SIM,
 llama.vim's duplicate rule) to a client chunk; client chunks (llama.vscode's
-`input_extra`, `commons lsp`'s ring buffer) are merged in. The token budget is
+`input_extra`, `commons lsp`'s ring buffer) are merged in; a retrieved chunk that holds
+a chosen definition whole takes its place. The token budget is
 filled in order: definitions up to DEFINITION_SHARE of it (a definition whose summary
 does not fit is shown by its signature alone), client chunks (newest first),
 retrieved chunks (best first), then definitions again.
@@ -288,14 +289,23 @@ def _fit(defs: list[tuple[Chunk, Chunk | None]], client: list[Chunk], found: lis
     chosen: list[Chunk] = []
     spent = 0
 
+    cost: dict[int, int] = {}
+
     def take(c: Chunk, limit: int) -> bool:
         nonlocal spent
-        if _redundant(c, chosen):
+        # a retrieved chunk that holds a chosen definition whole, and more, replaces it
+        covered = [o for o in chosen if c.kind == "retrieved" and o.kind == "definition"
+                   and o.path == c.path and _holds(c, o) and len(c.text) > len(o.text)]
+        if _redundant(c, [o for o in chosen if o not in covered]):
             return True
         n = count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
-        if spent + n > limit:
+        if spent + n - sum(cost[id(o)] for o in covered) > limit:
             return False
+        for o in covered:
+            chosen.remove(o)
+            spent -= cost[id(o)]
         chosen.append(c)
+        cost[id(c)] = n
         spent += n
         return True
 
@@ -319,14 +329,21 @@ def _fit(defs: list[tuple[Chunk, Chunk | None]], client: list[Chunk], found: lis
             + [c for c in reversed(found) if id(c) in picked])
 
 
+def _holds(outer: Chunk, inner: Chunk) -> bool:
+    """`outer` shows all of `inner` (same lines, same text)."""
+    return outer.start_line <= inner.start_line and inner.end_line <= outer.end_line \
+        and inner.text in outer.text
+
+
 def _redundant(c: Chunk, chosen: list[Chunk]) -> bool:
-    """Already there, a retrieved chunk that a chosen definition shows whole, or one that
-    nearly equals a client chunk (or the reverse)."""
+    """Already there, a retrieved chunk that a chosen definition shows whole (or a
+    definition a chosen retrieved chunk holds), or one that nearly equals a client
+    chunk (or the reverse)."""
     for o in chosen:
         if o is c or (o.kind == c.kind == "definition" and (o.path, o.start_line) == (c.path, c.start_line)):
             return True
-        if c.kind == "retrieved" and o.kind == "definition" and o.path == c.path \
-                and o.start_line <= c.start_line and c.end_line <= o.end_line and c.text in o.text:
+        if {c.kind, o.kind} == {"retrieved", "definition"} and o.path == c.path \
+                and (_holds(o, c) or _holds(c, o)):
             return True
         if {c.kind, o.kind} == {"retrieved", "client"} and similarity(o.text, c.text) > DUPLICATE_SIM:
             return True
