@@ -149,3 +149,13 @@ def test_a_retrieved_chunk_holding_a_whole_definition_takes_its_place(index):
     chunks = select_context(index, "shop/gross.py", prefix, ")\n", 1024, count)
     pricing = [c for c in chunks if c.path == "shop/pricing.py"]
     assert [c.kind for c in pricing] == ["retrieved"] and "def format_price" in pricing[0].text
+
+
+def test_chunks_of_imported_files_rank_first(tmp_path):
+    same = "def compute_total(values):\n    return sum(values)\n"
+    index = RepoIndex(write_project(tmp_path / "p", {"a.py": same, "b.py": same, "c.py": "X = 1\n"}))
+    prefix = "from b import compute_total as ct\n\n\ndef run(values):\n    # compute_total of values\n    x = 1\n"
+    for importer in ("b", "a"):
+        text = prefix.replace("from b", f"from {importer}")
+        found = select_context(index, "main.py", text, "\n", 1024, count, mode="retrieval")
+        assert [c.path for c in found][-1] == f"{importer}.py"  # the best is nearest the cursor

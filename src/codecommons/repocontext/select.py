@@ -20,7 +20,8 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
     exactly one definition has that name); then the file's other imports.
 (b) retrieval. BM25 (index.py) with the QUERY_PREFIX_LINES whole lines above the
     cursor and the rest of its line and QUERY_SUFFIX_LINES below as the query, over
-    chunks of other files.
+    chunks of other files, those of the files the document imports first
+    (IMPORTED_BOOST).
 
 Then: chunks of `path` itself are never returned (the document is in the prompt);
 chunks more than CURSOR_SIM similar to the text around the cursor are dropped
@@ -69,6 +70,10 @@ NEAR_SUFFIX_LINES = 2
 QUERY_PREFIX_LINES = 10  # Continue takes symbols from 5 + 3 lines; RepoCoder a 20-line window
 QUERY_SUFFIX_LINES = 5
 RETRIEVE_K = 16
+# A chunk of a file the document imports is what its code calls into (CrossCodeEval's
+# cross-file context lives there by construction; llama.vscode's ring fills from the
+# files the user works with): its BM25 score counts double. A prior, not a fitted value.
+IMPORTED_BOOST = 2.0
 MAX_SAME_NAME = 3  # an un-imported name defined more often than this is too ambiguous to show
 DEFINITION_SHARE = 0.6  # of the budget, before retrieved chunks get theirs
 SEPARATOR_TOKENS = 2  # the file separator token and the newline that ends a chunk
@@ -92,10 +97,12 @@ def select_context(index: RepoIndex | None, path: str, prefix: str, suffix: str,
     around = around_cursor(prefix, suffix)
     client = [c for c in map(client_chunk, client_chunks) if similarity(c.text, around) <= CURSOR_SIM]
     defs, found = [], []
-    if index is not None and mode in ("definitions", "both") and rel:
-        defs = definition_chunks(index, rel, prefix, suffix)
+    doc = _read_doc(rel, prefix + suffix) if index is not None and language_of(rel) == "python" else None
+    if doc is not None and mode in ("definitions", "both"):
+        defs = definition_chunks(index, rel, prefix, suffix, doc)
     if index is not None and mode in ("retrieval", "both"):
-        found = retrieved_chunks(index, rel, prefix, suffix, around)
+        imported = imported_files(index, rel, doc) if doc is not None else set()
+        found = retrieved_chunks(index, rel, prefix, suffix, around, imported)
     return _fit(defs, client, found, budget_tokens, count_tokens)
 
 
@@ -129,15 +136,32 @@ def around_cursor(prefix: str, suffix: str) -> str:
 # -- (b) retrieval ----------------------------------------------------------------------------
 
 
-def retrieved_chunks(index: RepoIndex, path: str, prefix: str, suffix: str, around: str) -> list[Chunk]:
-    """BM25 hits for the code at the cursor, best first, minus near-copies of it. The
-    query leaves out the part of the cursor's line typed so far: the hits then stay the
-    same while a line is typed, and so does the prompt's cached start."""
+def retrieved_chunks(index: RepoIndex, path: str, prefix: str, suffix: str, around: str,
+                     imported: set[str] = frozenset()) -> list[Chunk]:
+    """BM25 hits for the code at the cursor, best first, minus near-copies of it; hits in
+    files the document imports count IMPORTED_BOOST times. The query leaves out the
+    part of the cursor's line typed so far: the hits then stay the same while a line is
+    typed, and so does the prompt's cached start."""
     query = "\n".join(prefix.split("\n")[:-1][-QUERY_PREFIX_LINES:]
                       + suffix.split("\n")[:QUERY_SUFFIX_LINES + 1])
-    hits = index.search(code_tokens(query), k=RETRIEVE_K, exclude={path} if path else ())
-    return [Chunk(c.path, c.start_line, c.end_line, c.text, "retrieved") for c, _ in hits
+    hits = index.search(code_tokens(query), k=3 * RETRIEVE_K, exclude={path} if path else ())
+    ranked = sorted(hits, key=lambda h: -h[1] * (IMPORTED_BOOST if h[0].path in imported else 1.0))
+    return [Chunk(c.path, c.start_line, c.end_line, c.text, "retrieved") for c, _ in ranked[:RETRIEVE_K]
             if similarity(c.text, around) <= CURSOR_SIM]
+
+
+def imported_files(index: RepoIndex, path: str, doc: _Doc) -> set[str]:
+    """The project files the document's imports name (modules, or where names live)."""
+    out = set()
+    for imp in [*doc.bindings.values(), *doc.stars]:
+        module = index.import_target(path, imp)
+        if module:
+            out.add(module)
+        target = index.resolve_import(path, imp) if imp.name not in (None, "*") else None
+        if target is not None:
+            out.add(target.path)
+    out.discard(path)
+    return out
 
 
 # -- (a) definitions ------------------------------------------------------------------------------
@@ -174,19 +198,21 @@ def near_chains(prefix: str, suffix: str) -> list[list[str]]:
     lines = list(reversed(before)) + after
     out = []
     for k, line in enumerate(lines):
+        if line.lstrip().startswith(("import ", "from ")):
+            continue  # what an import names is resolved through the document's imports
         code = _STRINGS.sub('""', line).split("#")[0]
         found = [re.sub(r"\s", "", m.group()).split(".") for m in _CHAIN.finditer(code)]
         out += reversed(found) if k < len(before) else found
     return out
 
 
-def definition_chunks(index: RepoIndex, path: str, prefix: str,
-                      suffix: str) -> list[tuple[Chunk, Chunk | None]]:
+def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
+                      doc: _Doc | None = None) -> list[tuple[Chunk, Chunk | None]]:
     """Definitions the code at the cursor uses or is likely to use, best first, each as
     (its summary, its signature alone or None)."""
     if language_of(path) != "python":
         return []
-    doc = _read_doc(path, prefix + suffix)
+    doc = doc or _read_doc(path, prefix + suffix)
     ranked: dict[tuple[str, int, int], tuple[tuple, Chunk, Chunk | None]] = {}
 
     def add(target: Definition | ModuleRef | None, rank: tuple) -> None:
