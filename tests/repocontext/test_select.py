@@ -159,3 +159,9 @@ def test_chunks_of_imported_files_rank_first(tmp_path):
         text = prefix.replace("from b", f"from {importer}")
         found = select_context(index, "main.py", text, "\n", 1024, count, mode="retrieval")
         assert [c.path for c in found][-1] == f"{importer}.py"  # the best is nearest the cursor
+
+
+def test_an_import_the_prefix_already_uses_is_shown_by_its_signature(index):
+    prefix = "from shop.models import Warehouse\n\nMAIN = Warehouse('main')\n\n\ndef stock():\n    return len("
+    chunks = select_context(index, "shop/stock.py", prefix, ")\n", 1024, count, mode="definitions")
+    assert [c.text for c in chunks if c.path == "shop/models.py"] == ["class Warehouse: ..."]

@@ -17,7 +17,8 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
     uses first, nearest first; then
     project definitions of un-imported names near the cursor when at most
     MAX_SAME_NAME share the name (a method called on an object, `obj.attr`, when
-    exactly one definition has that name); then the file's other imports.
+    exactly one definition has that name); then, by their signatures alone, the
+    file's other imports (the prefix shows how it uses them).
 (b) retrieval. BM25 (index.py) with the QUERY_PREFIX_LINES whole lines above the
     cursor and the rest of its line and QUERY_SUFFIX_LINES below as the query, over
     chunks of other files, those of the files the document imports first
@@ -248,7 +249,9 @@ def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
         else:
             rank = (1, 10**6 + order)  # not used yet
         add(index.resolve_import(path, imp), rank)
-    return [(chunk, brief) for _, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0])]
+    # a name the prefix already uses: the model sees how; its signature is enough
+    return [(brief, None) if rank[0] == 3 and brief is not None else (chunk, brief)
+            for rank, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0])]
 
 
 def _by_name(index: RepoIndex, path: str, chain: list[str], doc: _Doc) -> list[Definition]:
