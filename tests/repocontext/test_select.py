@@ -162,6 +162,7 @@ def test_chunks_of_imported_files_rank_first(tmp_path):
 
 
 def test_an_import_the_prefix_already_uses_is_shown_by_its_signature(index):
-    prefix = "from shop.models import Warehouse\n\nMAIN = Warehouse('main')\n\n\ndef stock():\n    return len("
+    far = "".join(f"X{i} = {i}\n" for i in range(12))  # the use is not near the cursor
+    prefix = f"from shop.models import Warehouse\n\nMAIN = Warehouse('main')\n{far}\n\ndef stock():\n    return len("
     chunks = select_context(index, "shop/stock.py", prefix, ")\n", 1024, count, mode="definitions")
     assert [c.text for c in chunks if c.path == "shop/models.py"] == ["class Warehouse: ..."]
