@@ -125,3 +125,9 @@ def test_a_literal_all_is_read_and_a_computed_one_is_not():
     assert exports("__all__ = ('BrokenBarrierError',\n    \"run\", 'ubu')\n") == ["BrokenBarrierError", "run", "ubu"]
     assert exports("__all__ = a.__all__ + b.__all__\n") is None
     assert exports("x = 1\n") is None
+
+
+def test_comments_above_the_first_statement_are_not_part_of_the_signature():
+    code = "def long_one(a, b=2):\n    # why it works this way\n    # and more\n" + "    a += 1\n" * 10
+    d = python_facts("m.py", parse(code.encode(), "python"), code.split("\n"))[0][0]
+    assert d.brief == "def long_one(a, b=2): ..." and d.summary == "def long_one(a, b=2):\n    ..."

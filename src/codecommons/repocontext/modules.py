@@ -135,14 +135,16 @@ class PythonModules:
     def outline(self, path: str) -> Chunk | None:
         """A module's API as one chunk, a signature line per name: its `__all__`, else
         its public definitions and, for a package's __init__, what it re-exports (its
-        from-imports, the public names of its star imports); then its own private
-        top-level names. For `import m` ... `m.` with nothing typed yet."""
+        from-imports, the public names of its star imports); then its other top-level
+        names, public first. For `import m` ... `m.` with nothing typed yet."""
         if path not in self._outlines:
             entry = self.entries.get(path)
             names = self.exported_names(path)
-            # then the module's own private names: a package's modules use each other's
-            names += [d.name for d in (entry.definitions if entry else ()) if d.kind != "method"
-                      and d.name.startswith("_") and not d.name.startswith("__") and d.name not in names]
+            # then its other definitions (public ones outside __all__, then private ones:
+            # a package's modules use each other's)
+            own = [d.name for d in (entry.definitions if entry else ()) if d.kind != "method"
+                   and not d.name.startswith("__") and d.name not in names]
+            names += sorted(own, key=lambda n: n.startswith("_"))
             lines = [self._signature(path, n) for n in dict.fromkeys(names)]
             lines = [ln for ln in lines if ln]
             if len(lines) > OUTLINE_LINES:

@@ -216,11 +216,19 @@ def _definitions(path: str, stmt, lines: list[str]) -> list[Definition]:
     return []
 
 
+def _header_stop(node) -> int:
+    """The row after a `def`/`class` header: after its `:` (comments between the header
+    and the first statement belong to neither)."""
+    colon = next((c for c in node.children if c.type == ":"), None)
+    if colon is not None:
+        return colon.end_point.row + 1
+    body = node.child_by_field_name("body")
+    return body.start_point.row if body is not None else end_row(node)
+
+
 def _brief(node, lines: list[str]) -> str:
     """The `def`/`class` line(s) alone, ending in `: ...`."""
-    body = node.child_by_field_name("body")
-    stop = body.start_point.row if body is not None else end_row(node)
-    header = lines[node.start_point.row:max(stop, node.start_point.row + 1)]
+    header = lines[node.start_point.row:max(_header_stop(node), node.start_point.row + 1)]
     text = "\n".join(header).rstrip()
     return text + " ..." if text.endswith(":") else text
 
@@ -232,9 +240,7 @@ def _members(class_node) -> list:
 
 def _header(stmt, node, lines: list[str]) -> list[str]:
     """Decorators and the `def`/`class` line(s), up to the body."""
-    body = node.child_by_field_name("body")
-    stop = body.start_point.row if body is not None else end_row(node)
-    return lines[stmt.start_point.row:max(stop, node.start_point.row + 1)]
+    return lines[stmt.start_point.row:max(_header_stop(node), node.start_point.row + 1)]
 
 
 def _docstring(node, lines: list[str]) -> list[str]:
