@@ -18,7 +18,8 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
     project definitions of un-imported names near the cursor when at most
     MAX_SAME_NAME share the name (a method called on an object, `obj.attr`, when
     exactly one definition has that name); then, by their signatures alone, the
-    file's other imports (the prefix shows how it uses them).
+    file's other imports (the prefix shows how it uses them). Only the MAX_LIKELY
+    first imports not used yet are shown whole, the rest by their signatures.
 (b) retrieval. BM25 (index.py) with the QUERY_PREFIX_LINES whole lines above the
     cursor and the rest of its line and QUERY_SUFFIX_LINES below as the query, over
     chunks of other files, those of the files the document imports first
@@ -76,6 +77,7 @@ RETRIEVE_K = 16
 # files the user works with): its BM25 score counts double. A prior, not a fitted value.
 IMPORTED_BOOST = 2.0
 MAX_SAME_NAME = 3  # an un-imported name defined more often than this is too ambiguous to show
+MAX_LIKELY = 3  # imports not used yet shown whole; the others by their signatures
 DEFINITION_SHARE = 0.6  # of the budget, before retrieved chunks get theirs
 SEPARATOR_TOKENS = 2  # the file separator token and the newline that ends a chunk
 
@@ -249,9 +251,15 @@ def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
         else:
             rank = (1, 10**6 + order)  # not used yet
         add(index.resolve_import(path, imp), rank)
-    # a name the prefix already uses: the model sees how; its signature is enough
-    return [(brief, None) if rank[0] == 3 and brief is not None else (chunk, brief)
-            for rank, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0])]
+    # Whole stubs for the names at the cursor and the MAX_LIKELY likeliest next ones;
+    # signatures for the rest (a long list of stubs distracts a small model from the
+    # one it needs; a name the prefix already uses shows its use there).
+    out, likely = [], 0
+    for rank, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0]):
+        likely += rank[0] == 1
+        full = rank[0] in (0, 2) or (rank[0] == 1 and likely <= MAX_LIKELY)
+        out.append((chunk, brief) if full or brief is None else (brief, None))
+    return out
 
 
 def _by_name(index: RepoIndex, path: str, chain: list[str], doc: _Doc) -> list[Definition]:
