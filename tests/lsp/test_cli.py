@@ -24,9 +24,9 @@ def test_environment_sets_defaults():
 
 
 @pytest.mark.parametrize("kw,message", [
-    ({"model": "qwen2.5-coder-0.5b"}, "--model is not available yet"),
+    ({"backend": "engine"}, "--backend engine needs --model"),
     ({"url": "localhost:8000"}, "--url must be an http(s) URL"),
-    ({"backend": "grpc"}, "--backend must be one of http"),
+    ({"backend": "grpc"}, "--backend must be one of http, engine"),
     ({"context_tokens": 0}, "--context-tokens must be >= 1"),
 ])
 def test_bad_options_are_refused_with_what_to_do(kw, message):
@@ -35,6 +35,9 @@ def test_bad_options_are_refused_with_what_to_do(kw, message):
 
 
 def test_cli_reports_bad_flags():
-    r = subprocess.run([sys.executable, "-m", "codecommons", "lsp", "--model", "x"],
+    r = subprocess.run([sys.executable, "-m", "codecommons", "lsp", "--backend", "engine"],
                        capture_output=True, text=True, env={"PYTHONPATH": SRC}, timeout=60)
-    assert r.returncode == 2 and "start `commons serve --model x`" in r.stderr
+    assert r.returncode == 2 and "--backend engine needs --model" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "codecommons", "lsp", "--model", "no-such-model"],
+                       capture_output=True, text=True, env={"PYTHONPATH": SRC}, timeout=60)
+    assert r.returncode == 1 and "no-such-model" in r.stderr

@@ -97,7 +97,7 @@ async def session(url: str, *flags: str, tcp: bool = False):
     def on_message(params):
         client.messages.append(params.message)
 
-    args = ["-m", "codecommons", "lsp", "--url", url, "--debounce-ms", "0", *flags]
+    args = ["-m", "codecommons", "lsp", *(["--url", url] if url else []), "--debounce-ms", "0", *flags]
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = None
     if tcp:
@@ -423,3 +423,31 @@ def test_completion_items_for_editors_without_inline_completion(gguf_engine):
 
     with running_server(ScriptedEngine(gguf_engine, "th.pi * r ** 2"), None) as url:
         asyncio.run(run(url))
+
+
+def test_in_process_model_gives_the_servers_suggestion(gguf_engine, tiny_gguf):
+    """`commons lsp --model` builds the prompt and stop rules as `commons serve` does, so
+    a greedy suggestion equals the server's answer to the same request."""
+    recorder = None
+
+    def wrap(app):
+        nonlocal recorder
+        recorder = Recorder(app)
+        return recorder
+
+    async def through_server(url):
+        async with session(url, "--max-tokens", "8") as client:
+            open_doc(client)
+            result = await inline(client, 5, 11)
+            return [i.insert_text for i in (result.items if result else [])]
+
+    async def in_process():
+        async with session("", "--model", str(tiny_gguf), "--max-tokens", "8") as client:
+            open_doc(client)
+            result = await inline(client, 5, 11)
+            return [i.insert_text for i in (result.items if result else [])], client.messages
+
+    with running_server(gguf_engine, wrap=wrap) as url:
+        served = asyncio.run(through_server(url))
+    local, messages = asyncio.run(in_process())
+    assert messages == [] and local == served and served  # a real suggestion, the same

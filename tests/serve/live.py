@@ -8,10 +8,10 @@ import threading
 import time
 
 import httpx
-import uvicorn
 
 from codecommons.engines.base import Token
 from codecommons.serve.app import ServeOptions, build_app
+from codecommons.serve.http import HttpLimits, server as http_server
 
 
 def free_port() -> int:
@@ -21,12 +21,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(engine, opts: ServeOptions | None = None, wrap=None):
+def running_server(engine, opts: ServeOptions | None = None, wrap=None, limits: HttpLimits | None = None):
     """`wrap(app) -> ASGI app` puts middleware in front (e.g. to record requests)."""
     port = free_port()
     app = build_app(engine, opts)
+    stop_all = app.state.commons.stop_all
     app = wrap(app) if wrap else app
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = http_server(app, "127.0.0.1", port, limits, log_level="warning", on_shutdown=stop_all)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -102,7 +102,7 @@ def test_disconnect_cancels_generation_within_a_token_or_two(gguf_engine, stream
         body = ('{"prompt": "import os\\n", "max_tokens": 200, "ignore_eos": true, '
                 f'"stream": {"true" if stream else "false"}}}').encode()
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         deadline = time.monotonic() + 10
         while slow.tokens < 3:

@@ -85,11 +85,16 @@ def test_chat_uses_template_and_streams(client):
     assert text == r.choices[0].message.content
 
 
-def test_echo_and_unsupported_options(client, server):
+def test_echo_logprobs_and_unsupported_options(client, server):
     r = client.completions.create(model=MODEL, prompt="x = 1", max_tokens=2, echo=True)
     assert r.choices[0].text.startswith("x = 1")
-    for extra, words in (({"logprobs": 2}, "logprobs is not supported"),
-                         ({"best_of": 3}, "best_of must equal n")):
+    r = client.completions.create(model=MODEL, prompt="x = 1", max_tokens=3, logprobs=2,
+                                  temperature=0)
+    lp = r.choices[0].logprobs
+    assert "".join(lp.tokens) == r.choices[0].text and len(lp.token_logprobs) == len(lp.tokens)
+    assert all(v <= 0 for v in lp.token_logprobs) and all(len(t) <= 2 for t in lp.top_logprobs)
+    for extra, words in (({"best_of": 3}, "best_of must equal n"),
+                         ({"logprobs": 2, "stream": True}, "logprobs with stream")):
         resp = httpx.post(server + "/v1/completions",
                           json={"model": MODEL, "prompt": "x", "max_tokens": 1, **extra})
         assert resp.status_code == 400

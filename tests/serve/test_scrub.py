@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from codecommons.serve.app import ServeOptions
-from codecommons.serve.scrub import Scrubber
+from codecommons.pii.scrub import Scrubber
 from tests.serve.live import ScriptedEngine, running_server
 
 # Fake but realistically shaped credentials, built from parts so this file itself

@@ -41,9 +41,15 @@ class SamplingParams:
     ignore_eos: bool = False  # generate exactly max_tokens (benchmarks; vLLM's name)
     logprobs: int | None = None  # None: no logprobs; n >= 0: the token's and the top n
     prompt_logprobs: bool = False  # logprob of every prompt token (TGI decoder_input_details)
+    repeat_last_n: int = -1  # repetition penalty over the last n tokens (-1: all)
+    min_p: float = 0.0  # drop tokens less likely than min_p x the most likely (llama.cpp)
+    presence_penalty: float = 0.0  # OpenAI: subtracted once from the logit of every output token
+    frequency_penalty: float = 0.0  # OpenAI: subtracted per occurrence in the output
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit)
 
     def __post_init__(self) -> None:
-        assert self.max_tokens > 0, f"max_tokens must be > 0, got {self.max_tokens}"
+        # max_tokens 0: evaluate the prompt into the cache only (llama.cpp's n_predict 0)
+        assert self.max_tokens >= 0, f"max_tokens must be >= 0, got {self.max_tokens}"
         assert self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}"
         assert 0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"
 
@@ -71,6 +77,7 @@ class PromptStats:
     n_shifted: int = 0
     n_evaluated: int = 0
     slot: int = 0
+    seed: int | None = None  # the sampler's seed (drawn fresh when the request gave none)
     prompt_logprobs: list[tuple[int, float | None]] | None = None
 
 
@@ -102,6 +109,12 @@ class Engine(ABC):
     def special_token_id(self, text: str) -> int | None:
         """The id of `text` if it is a single special (control/added) token, else None."""
 
+    def prompt_ids(self, prompt: list[Segment] | list[int]) -> list[int]:
+        """A prompt given as token ids (the OpenAI API allows them) is used as is."""
+        if prompt and isinstance(prompt[0], int):
+            return list(prompt)
+        return self.encode(prompt)
+
     def encode(self, prompt: list[Segment]) -> list[int]:
         """Token ids for a segmented prompt, with the model's BOS where it wants one."""
         ids = self.bos_ids()
@@ -120,6 +133,10 @@ class Engine(ABC):
         """Ids that end any generation (end-of-text, end-of-turn)."""
 
     # -- prompts ------------------------------------------------------------
+    def metadata(self) -> dict[str, str]:
+        """The model file's own key/value metadata (GGUF), where it has any."""
+        return {}
+
     @abstractmethod
     def chat_template(self) -> str | None:
         """The model's Jinja chat template, if it has one."""

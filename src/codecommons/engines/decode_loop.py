@@ -157,7 +157,7 @@ class DecodeLoop:
                 plan.n_keep, plan.moves = 0, []
             self._apply(plan)
             req.plan, req.n_done = plan, plan.n_reused
-            req.stats.n_prompt, req.stats.slot = len(req.ids), plan.slot.id
+            req.stats.n_prompt, req.stats.slot, req.stats.seed = len(req.ids), plan.slot.id, req.sampler.seed
             req.stats.n_cached, req.stats.n_shifted = plan.n_keep, plan.n_shifted
             req.stats.n_evaluated = len(req.ids) - plan.n_reused
             self.active.append(req)
@@ -209,7 +209,7 @@ class DecodeLoop:
         return min(pending, key=lambda r: (len(r.ids) - r.n_done, r.arrived))
 
     def _draft(self, r: Request) -> list[int]:
-        if not r.sampler.greedy or r.params.repetition_penalty != 1.0 or r.params.logprobs is not None:
+        if not r.sampler.greedy or r.sampler.uses_history or r.params.logit_bias or r.params.logprobs is not None:
             return []
         room = min(self.n_ctx_slot - len(r.slot.tokens) - 2,
                    r.params.max_tokens - len(r.generated) - 1, self.n_batch // 4)
@@ -244,7 +244,7 @@ class DecodeLoop:
             r.n_done = start + sum(1 for e in entries if e[0] is r)
             if r.params.prompt_logprobs:
                 self._prompt_logprobs(r, index, start)
-            if r.n_done == len(r.ids):
+            if r.n_done == len(r.ids) and r.params.max_tokens > 0:
                 self._next(r, self._logits(index[(id(r), len(r.ids) - 1)]))
         for r in decoders:
             base = len(r.slot.tokens) - 1 - len(r.draft)  # the position r.last was fed at
@@ -264,8 +264,8 @@ class DecodeLoop:
             self._finish(r)
 
     def _next(self, r: Request, logits: np.ndarray) -> None:
-        prev = r.ids + r.generated if r.params.repetition_penalty != 1.0 else None
-        self._sampled(r, r.sampler.sample(logits, prev), logits)
+        prev = r.ids + r.generated if r.sampler.uses_history else None
+        self._sampled(r, r.sampler.sample(logits, prev, r.generated), logits)
 
     def _sampled(self, r: Request, tok: int, logits: np.ndarray) -> bool:
         """Send a new token to the client; True when generation goes on (the token is
@@ -316,13 +316,17 @@ class DecodeLoop:
 def tokens(req: Request):
     """The consumer side: yield the request's tokens until it ends. A consumer that
     stops early (a stop rule matched) ends the request in the loop too."""
+    ended = False
     try:
         while not req.cancel.is_set():
             item = req.out.get()
             if item is _END:
+                ended = True
                 return
             if isinstance(item, Exception):
+                ended = True
                 raise item
             yield item
     finally:
-        req.cancel.set()
+        if not ended:  # closed early: the loop drops the request at its next step
+            req.cancel.set()

@@ -160,6 +160,9 @@ class LlamaCppEngine(Engine):
     def _is_stop(self, tok: int) -> bool:
         return tok in self._eos or bool(self._lib.llama_vocab_is_eog(self.vocab, tok))
 
+    def metadata(self) -> dict[str, str]:
+        return dict(self._metadata)
+
     def chat_template(self) -> str | None:
         return self._metadata.get("tokenizer.chat_template")
 
@@ -170,7 +173,7 @@ class LlamaCppEngine(Engine):
     # -- generation ---------------------------------------------------------
     def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
                  key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
-        ids = self.encode(prompt)
+        ids = self.prompt_ids(prompt)
         assert len(ids) < self.n_ctx, f"prompt of {len(ids)} tokens exceeds n_ctx {self.n_ctx}"
         stats = stats if stats is not None else PromptStats()
         if not self.prompt_cache:

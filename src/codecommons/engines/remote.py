@@ -181,6 +181,12 @@ class RemoteEngine(Engine):
                               "token ids are unknown here); use stop strings", param="stop_token_ids")
         body = {"max_tokens": params.max_tokens, "temperature": params.temperature,
                 "top_p": params.top_p}
+        if params.presence_penalty:
+            body["presence_penalty"] = params.presence_penalty
+        if params.frequency_penalty:
+            body["frequency_penalty"] = params.frequency_penalty
+        if params.logit_bias:
+            body["logit_bias"] = {str(t): b for t, b in params.logit_bias}
         if params.seed is not None:
             body["seed"] = params.seed
         if params.top_k:
@@ -212,8 +218,8 @@ class RemoteEngine(Engine):
 
     def generate(self, prompt: list[Segment], params: SamplingParams, cancel: threading.Event,
                  key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:
-        text = "".join(s.text for s in prompt)
-        return self._stream("/v1/completions", {"prompt": text, **self._sampling(params)}, cancel)
+        body = prompt if prompt and isinstance(prompt[0], int) else "".join(s.text for s in prompt)
+        return self._stream("/v1/completions", {"prompt": body, **self._sampling(params)}, cancel)
 
     def chat(self, messages: list[dict], params: SamplingParams, cancel: threading.Event,
              key: str = "", stats: PromptStats | None = None) -> Iterator[Token]:

@@ -43,22 +43,37 @@ class Sampler:
     def greedy(self) -> bool:
         return self.params.temperature == 0 or self.params.top_k == 1
 
-    def penalized(self, logits: np.ndarray, prev_ids) -> np.ndarray:
+    @property
+    def uses_history(self) -> bool:
+        p = self.params
+        return p.repetition_penalty != 1.0 or p.presence_penalty != 0.0 or p.frequency_penalty != 0.0
+
+    def penalized(self, logits: np.ndarray, prev_ids=None, output_ids=None) -> np.ndarray:
         """Repetition penalty on the ids seen so far (prompt and output): positive
-        logits are divided by it and negative ones multiplied (CTRL)."""
-        p = self.params.repetition_penalty
-        if p == 1.0 or prev_ids is None or len(prev_ids) == 0:
+        logits are divided by it and negative ones multiplied (CTRL); presence and
+        frequency penalties on the output's ids (OpenAI's definition, as vLLM applies
+        it); logit bias."""
+        p = self.params
+        if not self.uses_history and not p.logit_bias:
             return logits
         out = np.array(logits, dtype=np.float32, copy=True)
-        ids = np.unique(np.asarray(prev_ids, dtype=np.int64))
-        seen = out[ids]
-        out[ids] = np.where(seen > 0, seen / p, seen * p)
+        if p.repetition_penalty != 1.0 and prev_ids is not None and len(prev_ids):
+            window = prev_ids if p.repeat_last_n < 0 else prev_ids[len(prev_ids) - p.repeat_last_n:]
+            ids = np.unique(np.asarray(window, dtype=np.int64))
+            seen = out[ids]
+            out[ids] = np.where(seen > 0, seen / p.repetition_penalty, seen * p.repetition_penalty)
+        if (p.presence_penalty or p.frequency_penalty) and output_ids is not None and len(output_ids):
+            ids, counts = np.unique(np.asarray(output_ids, dtype=np.int64), return_counts=True)
+            out[ids] -= p.presence_penalty + p.frequency_penalty * counts
+        for tok, bias in p.logit_bias:
+            out[tok] += bias
         return out
 
-    def sample(self, logits: np.ndarray, prev_ids=None) -> int:
-        """The next token id from (V,) logits."""
+    def sample(self, logits: np.ndarray, prev_ids=None, output_ids=None) -> int:
+        """The next token id from (V,) logits; prev_ids: prompt and output so far,
+        output_ids: the output so far (for the penalties)."""
         params = self.params
-        logits = self.penalized(logits, prev_ids)
+        logits = self.penalized(logits, prev_ids, output_ids)
         if self.greedy:
             return int(np.argmax(logits))
         x = logits.astype(np.float64) / params.temperature
@@ -67,6 +82,9 @@ class Sampler:
             x = np.where(x < kth, -np.inf, x)
         probs = np.exp(x - np.max(x))
         probs /= probs.sum()
+        if params.min_p > 0.0:
+            probs = np.where(probs >= params.min_p * probs.max(), probs, 0.0)
+            probs /= probs.sum()
         if params.top_p < 1.0:
             order = np.argsort(-probs, kind="stable")
             cum = np.cumsum(probs[order])

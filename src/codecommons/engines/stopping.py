@@ -41,6 +41,7 @@ class InfillContext:
     next_line: str  # first non-blank line of the suffix after the cursor's line
     suffix_starts_line_end: bool
     heal: str = ""  # trailing blanks cut from the prompt; dropped from the output start
+    min_indent: int = 0  # a later line indented less ends the completion (llama.cpp's n_indent)
 
     @classmethod
     def from_text(cls, prefix: str, suffix: str, heal: str = "") -> "InfillContext":
@@ -63,13 +64,49 @@ class InfillContext:
         ind = _indent(self.current_line)
         stripped = self.current_line.rstrip()
         if stripped.strip() and stripped.endswith(OPENERS):
-            return ind + 1  # cursor after a block opener: the body is deeper
-        return ind
+            return max(ind + 1, self.min_indent)  # cursor after a block opener: the body is deeper
+        return max(ind, self.min_indent)
+
+
+class _Kmp:
+    """Knuth-Morris-Pratt matching of one stop string over text as it grows: each
+    character is looked at a constant number of times (amortised), and `state` is the
+    length of the longest prefix of the stop string that the text ends with."""
+
+    def __init__(self, pattern: str) -> None:
+        self.p = pattern
+        self.fail = [0] * len(pattern)
+        k = 0
+        for i in range(1, len(pattern)):
+            while k and pattern[i] != pattern[k]:
+                k = self.fail[k - 1]
+            if pattern[i] == pattern[k]:
+                k += 1
+            self.fail[i] = k
+        self.state = 0
+
+    def scan(self, text: str, start: int) -> int:
+        """Advance over text[start:]; the start index of the first full match, or -1."""
+        p, fail, k = self.p, self.fail, self.state
+        for i in range(start, len(text)):
+            c = text[i]
+            while k and p[k] != c:
+                k = fail[k - 1]
+            if p[k] == c:
+                k += 1
+                if k == len(p):
+                    self.state = k
+                    return i + 1 - k
+        self.state = k
+        return -1
 
 
 class StopChecker:
     def __init__(self, stops: list[str] | None = None, infill: InfillContext | None = None):
         self.stops = [s for s in (stops or []) if s]
+        self._kmp = [_Kmp(s) for s in self.stops]
+        self._scanned = 0  # self.text[:_scanned] has been matched against the stops
+        self._held_from = self._held_for = 0  # infill: text from _held_from on is held (_safe_end)
         self.infill = infill
         self.text = ""  # everything generated, before cuts
         self.emitted = ""  # what feed() has released
@@ -127,8 +164,9 @@ class StopChecker:
         self.stopped = True
 
     def _apply_stop_strings(self) -> None:
-        hits = [i for i in (self.text.find(s, max(0, len(self.emitted) - len(s))) for s in self.stops)
-                if i >= 0]
+        """Linear in the output: each stop string's matcher scans only the new text."""
+        hits = [i for i in (m.scan(self.text, self._scanned) for m in self._kmp) if i >= 0]
+        self._scanned = len(self.text)
         if hits:
             self._cut(min(hits))
 
@@ -196,11 +234,11 @@ class StopChecker:
         infill, the line still being judged (from `_line_start` on)."""
         end = len(self.text)
         if self.infill is not None:
-            # trailing blank lines too: finish() may drop them
-            end = min(end, len(self.text[: self._line_start].rstrip()))
-        if not self.stopped:
-            for s in self.stops:
-                k = next((k for k in range(min(len(s) - 1, end), 0, -1)
-                          if self.text[:end].endswith(s[:k])), 0)
-                end -= k
+            if self._held_for != self._line_start:  # trailing blank lines too: finish() may drop them
+                self._held_for = self._line_start
+                self._held_from = len(self.text[: self._line_start].rstrip())
+            end = min(end, self._held_from)
+        if not self.stopped and self._kmp:
+            # the longest possible start of a stop string at the end of the text
+            end = min(end, len(self.text) - max(m.state for m in self._kmp))
         return max(end, len(self.emitted))

@@ -100,7 +100,7 @@ class TransformersEngine(Engine):
         from codecommons.engines.sampling import Sampler, log_softmax, top_logprobs
 
         torch = self.torch
-        ids = self.encode(prompt)
+        ids = self.prompt_ids(prompt)
         assert len(ids) < self.n_ctx, f"prompt of {len(ids)} tokens exceeds n_ctx {self.n_ctx}"
         if params.prompt_logprobs:  # every prompt position's logits: evaluate it all
             self._cache, self._cached_ids = None, []
@@ -109,6 +109,7 @@ class TransformersEngine(Engine):
         stats.n_prompt, stats.n_cached, stats.n_evaluated = len(ids), n_cached, len(ids) - n_cached
         self.last_prompt = stats
         sampler = Sampler(params)
+        stats.seed = sampler.seed
         pending = ids[n_cached:]
         detok = _IncrementalDetokenizer(self.tok, ids[-DETOK_CONTEXT:])
         stop = set(params.stop_token_ids) | (set() if params.ignore_eos else self._eos)
@@ -126,8 +127,8 @@ class TransformersEngine(Engine):
                 stats.prompt_logprobs = [(ids[0], None)] + [
                     (ids[i + 1], float(lps[i, ids[i + 1]])) for i in range(len(ids) - 1)]
             logits = out.logits[0, -1].float().cpu().numpy()  # (V,)
-            prev = ids + generated if params.repetition_penalty != 1.0 else None
-            tok = sampler.sample(logits, prev)
+            prev = ids + generated if sampler.uses_history else None
+            tok = sampler.sample(logits, prev, generated)
             if tok in stop:
                 return
             lp = top = None

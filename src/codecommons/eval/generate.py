@@ -193,7 +193,8 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
         for p, i in tqdm(pending, desc=f"generating {task.name}", disable=not progress,
                          unit="sample"):
             seed = None if params.seed is None else params.seed + i
-            row = {"task_id": p.task_id, "sample": i, "mode": mode}
+            # the prompt too: the web UI shows it beside the completion and the verdict
+            row = {"task_id": p.task_id, "sample": i, "mode": mode, "prompt": p.prompt}
             try:
                 repo = task.repo_context(p, engine.count_tokens) if mode == "fim" else None
                 if repo is not None:

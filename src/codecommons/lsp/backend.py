@@ -125,8 +125,15 @@ def _error_message(r) -> str:
     return str(body.get("detail", body) if isinstance(body, dict) else body)[:200]
 
 
-# name -> factory(config) -> Backend. `--model` (an engine loaded in this process,
-# no HTTP hop) is the lead's part: HOOK(in-process engine): add "engine" here.
+def _engine(cfg) -> Backend:
+    from codecommons.lsp.engine_backend import EngineBackend
+
+    return EngineBackend(cfg.model, cfg.n_ctx, cfg.threads)
+
+
+# name -> factory(config) -> Backend: a `commons serve` over HTTP, or a model loaded in
+# this process (`--model`, lsp/engine_backend.py).
 BACKENDS = {
     "http": lambda cfg: HttpBackend(cfg.url, cfg.resolved_api_key(), cfg.timeout),
+    "engine": _engine,
 }

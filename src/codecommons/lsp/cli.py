@@ -3,6 +3,7 @@
     commons lsp                                   # stdio, suggestions from http://127.0.0.1:8000
     commons lsp --url http://gpu-box:8000 --api-key KEY
     commons lsp --tcp --port 2087                 # TCP, for editors that connect to a port
+    commons lsp --model qwen2.5-coder-0.5b        # a model in this process, no server
 
 It answers LSP 3.18 `textDocument/inlineCompletion` and llm-ls's `llm-ls/getCompletions`
 (llm-vscode, llm.nvim) with fill-in-the-middle suggestions from a `commons serve`
@@ -30,9 +31,13 @@ ENV_PREFIX = "COMMONS_LSP_"
 class LspConfig:
     url: str = field("http://127.0.0.1:8000", "the `commons serve` to ask for suggestions")
     api_key: str = field("", "bearer key for --url (or $COMMONS_API_KEY)")
-    model: str = field("", "run a model in this process instead of asking --url (not yet "
-                           "available: start `commons serve --model X`)")
-    backend: str = field("http", "where suggestions come from: http")
+    model: str = field("", "run this model in this process instead of asking --url (a registry "
+                           "name, .gguf or model folder; no attribution: that needs a server "
+                           "with --index)")
+    n_ctx: int = field(0, "with --model: context length (0: the model's, at most 8192)")
+    threads: int = field(0, "with --model: CPU threads (0: all cores)")
+    backend: str = field("", "where suggestions come from: http | engine (default: engine with "
+                             "--model, else http)")
     tcp: bool = field(False, "listen on TCP (--host, --port) instead of stdio")
     host: str = field("127.0.0.1", "address for --tcp")
     port: int = field(2087, "port for --tcp")
@@ -66,12 +71,11 @@ class LspConfig:
         problems = []
         if not self.url.startswith(("http://", "https://")):
             problems.append(f"--url must be an http(s) URL, got {self.url!r}")
+        self.backend = self.backend or ("engine" if self.model else "http")
         if self.backend not in BACKENDS:
             problems.append(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.model:
-            # HOOK(in-process engine): the lead wires an engine-backed Backend here.
-            problems.append("--model is not available yet: start `commons serve --model "
-                            f"{self.model}` and point `commons lsp --url` at it")
+        if self.backend == "engine" and not self.model:
+            problems.append("--backend engine needs --model NAME|PATH")
         if not 0 < self.port < 65536:
             problems.append(f"--port must be 1..65535, got {self.port}")
         for name in ("debounce_ms", "max_line_suffix", "extra_chunks", "extra_chars"):
@@ -120,9 +124,16 @@ def main(argv: list[str]) -> int:
         print(f"commons lsp: {e}; install the language server with "
               f"`pip install 'codecommons[lsp]'`", file=sys.stderr)
         return 1
-    server = build_server(cfg)
+    from codecommons.lsp.backend import BackendError
+
+    try:
+        server = build_server(cfg)
+    except BackendError as e:
+        print(f"commons lsp: {e}", file=sys.stderr)
+        return 1
     if cfg.tcp:
-        print(f"commons lsp: listening on {cfg.host}:{cfg.port}, suggestions from {cfg.url}",
+        print(f"commons lsp: listening on {cfg.host}:{cfg.port}, suggestions from "
+              f"{cfg.model or cfg.url}",
               file=sys.stderr)
         server.start_tcp(cfg.host, cfg.port)
     else:

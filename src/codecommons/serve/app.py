@@ -14,14 +14,15 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from codecommons import __version__
-from codecommons.serve import routes_attribution, routes_llamacpp, routes_openai, routes_tgi
+from codecommons.serve import routes_attribution, routes_llamacpp, routes_ollama, routes_openai, routes_tgi, routes_ui
 from codecommons.engines.base import Engine
-from codecommons.serve.errors import GuardMiddleware, install_handlers
+from codecommons.serve.errors import install_handlers
+from codecommons.serve.guard import GuardMiddleware, HostCheck
 from codecommons.serve.generation import Generation
 from codecommons.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from codecommons.serve.public_code import PublicCodePolicy
 from codecommons.serve.scheduler import Scheduler
-from codecommons.serve.scrub import DEFAULT_KINDS
+from codecommons.pii.scrub import DEFAULT_KINDS
 from codecommons.serve.state import ServerState
 
 MAX_BODY_BYTES = 4 << 20  # 4 MiB: ~1M characters of editor context is plenty
@@ -35,17 +36,27 @@ class ServeOptions:
     stream_interval_s: float = 0.05  # streamed text is batched at most this late
     scrub_kinds: tuple[str, ...] = DEFAULT_KINDS  # secrets redacted from generated text
     public_code: PublicCodePolicy | None = None  # check output against a code index
+    max_prompts: int = 64  # prompts x n per request
+    allow_special_tokens: bool = False  # control tokens in prompts and messages (trusted clients)
+    bind_host: str = "127.0.0.1"  # for the Host-header check
+    allowed_hosts: tuple[str, ...] = ()  # further names the Host header may carry ("*": any)
+    body_timeout_s: float = 30.0
+    fim_context_tokens: int = 0  # cap on a FIM prompt's prefix + suffix (0: the context)
+    dataset: str = ""  # web UI: a `commons curate` output to explore
+    reports: str = ""  # web UI: a folder of `commons eval` outputs
 
 
 def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
     scheduler = Scheduler(opts.max_queue, engine.max_concurrency)
     public_code = opts.public_code if opts.public_code and opts.public_code.mode != "off" else None
-    state = ServerState(engine=engine, generation=Generation(engine, scrub_kinds=opts.scrub_kinds,
-                                                             public_code=public_code),
-                        scheduler=scheduler,
+    generation = Generation(engine, scrub_kinds=opts.scrub_kinds, public_code=public_code,
+                            fim_context_tokens=opts.fim_context_tokens,
+                            allow_special_tokens=opts.allow_special_tokens)
+    state = ServerState(engine=engine, generation=generation, scheduler=scheduler,
                         metrics=Metrics(lambda: scheduler.depth), created=int(time.time()),
-                        stream_interval_s=opts.stream_interval_s, public_code=opts.public_code)
+                        stream_interval_s=opts.stream_interval_s, public_code=opts.public_code,
+                        max_prompts=opts.max_prompts)
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -62,6 +73,8 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     app.include_router(routes_tgi.router)
     app.include_router(routes_attribution.router)
     app.include_router(routes_llamacpp.router)
+    app.include_router(routes_ollama.router)
+    routes_ui.install(app, opts.dataset, opts.reports, opts.api_key)
     install_handlers(app)
 
     @app.get("/metrics", include_in_schema=False)
@@ -72,6 +85,8 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
         state.metrics.requests.labels(route, str(status)).inc()
 
     app.add_middleware(GuardMiddleware, api_key=opts.api_key or None,
-                       max_body_bytes=opts.max_body_bytes, count=count)
+                       max_body_bytes=opts.max_body_bytes, count=count,
+                       hosts=HostCheck(opts.bind_host, opts.allowed_hosts),
+                       body_timeout_s=opts.body_timeout_s)
 
     return app

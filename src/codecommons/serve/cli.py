@@ -9,6 +9,7 @@
                                                     # forward to vLLM/TGI/llama.cpp/Ollama
     commons serve --index runs/index.sqlite --public-code block --block-licenses non_permissive
                                                     # withhold suggestions copying indexed code
+    commons serve --dataset runs/stack --reports runs/eval   # web UI (/ui): dataset explorer, reports
 
     curl -s localhost:8000/v1/completions -H 'Content-Type: application/json' \\
       -d '{"prompt": "def fib(n):\\n    ", "suffix": "\\n\\nprint(fib(10))\\n", "max_tokens": 64}'
@@ -24,6 +25,9 @@ import sys
 from dataclasses import dataclass
 
 from codecommons.config import add_arguments, field, from_args
+
+FIM_COLD_START_S = 5.0  # prefill time a cold FIM prompt may take (--fim-context-tokens 0)
+SPECULATIVE = ("off", "lookup", "draft", "both")
 from codecommons.models.embedded import EmbeddedModelError
 from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
 
@@ -56,6 +60,32 @@ class ServeConfig:
                                     "(e.g. non_permissive,no_license; default: every match)")
     attribution_min_chars: int = field(150, "normalised characters of indexed code that make a "
                                             "suggestion a copy")
+    # -- editor traffic (llama.cpp engine) --
+    slots: int = field(4, "cache slots: documents (editors, files) whose KV cache is kept at once")
+    kv_cache_mib: int = field(1024, "memory bound of the KV cache, all slots together, in MiB "
+                                    "(slots x n-ctx is reduced to fit; 0: no bound)")
+    cache_reuse: int = field(256, "reuse cached chunks of at least this many tokens at new "
+                                  "positions (KV shift, as llama.cpp's --cache-reuse; 0: prefix only)")
+    speculative: str = field("lookup", "speculative decoding for greedy requests: off | lookup "
+                                       "(n-grams of the prompt) | draft | both (needs --draft-model)")
+    draft_model: str = field("", "small model of the same tokenizer family drafting for "
+                                 "--speculative draft|both (e.g. qwen2.5-coder-0.5b)")
+    fim_context_tokens: int = field(0, "cap on a FIM prompt's prefix + suffix in tokens, so a cold "
+                                       "file opens fast (0: from this machine's measured prefill "
+                                       f"speed, {FIM_COLD_START_S:g} s of prefill; -1: no cap)")
+    # -- hostile and careless clients --
+    allowed_hosts: str = field("", "further names the Host header may carry, comma-separated "
+                                   "('*': any); guards against DNS rebinding")
+    allow_special_tokens_in_prompts: bool = field(False, "parse control tokens (<|im_end|>, ...) "
+                                                         "in prompts and chat messages: only for "
+                                                         "trusted clients")
+    max_prompts: int = field(64, "prompts x n per request")
+    header_timeout: float = field(10.0, "seconds for a request's headers to arrive")
+    body_timeout: float = field(30.0, "seconds for a request's body to arrive (408 after)")
+    keep_alive: float = field(5.0, "seconds an idle connection stays open")
+    max_connections: int = field(64, "open connections and running requests (503 beyond)")
+    dataset: str = field("", "web UI (/ui): a `commons curate` output to explore and search")
+    reports: str = field("", "web UI (/ui): a folder of `commons eval` outputs to list")
 
     def public_code_mode(self) -> str:
         return self.public_code or ("annotate" if self.index else "off")
@@ -81,7 +111,21 @@ class ServeConfig:
             problems.append("--n-ctx and --threads must be >= 0")
         if self.engine == "remote" and not self.remote_url:
             problems.append("--engine remote needs --remote-url")
+        if self.slots < 1 or self.kv_cache_mib < 0 or self.cache_reuse < 0:
+            problems.append("--slots must be >= 1, --kv-cache-mib and --cache-reuse >= 0")
+        if self.speculative not in SPECULATIVE:
+            problems.append(f"--speculative must be one of {', '.join(SPECULATIVE)}")
+        elif self.speculative in ("draft", "both") and not self.draft_model:
+            problems.append(f"--speculative {self.speculative} needs --draft-model")
+        if self.fim_context_tokens < -1:
+            problems.append("--fim-context-tokens must be >= -1")
+        if min(self.header_timeout, self.body_timeout, self.keep_alive) <= 0 or self.max_connections < 1:
+            problems.append("timeouts must be > 0 and --max-connections >= 1")
+        if self.max_prompts < 1:
+            problems.append("--max-prompts must be >= 1")
         problems += self._public_code_problems()
+        from codecommons.serve.routes_ui import config_problems
+        problems += config_problems(self.dataset, self.reports)
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -115,7 +159,9 @@ def load(cfg: ServeConfig):
     else:
         spec = resolve(cfg.model)
         engine = load_engine(spec, cfg.engine or None, n_ctx=cfg.n_ctx, n_threads=cfg.threads,
-                             device=cfg.device)
+                             device=cfg.device, slots=cfg.slots, kv_cache_mib=cfg.kv_cache_mib,
+                             cache_reuse=cfg.cache_reuse, speculative=cfg.speculative,
+                             draft_model=cfg.draft_model)
     if cfg.served_model_name:
         engine.spec.id = cfg.served_model_name
     return engine
@@ -135,9 +181,8 @@ def main(argv: list[str]) -> int:
     except (ModelNotFound, EmbeddedModelError, ImportError, ValueError) as e:
         print(f"commons serve: {e}", file=sys.stderr)
         return 1
-    import uvicorn
-
     from codecommons.serve.app import ServeOptions, build_app
+    from codecommons.serve.http import HttpLimits, server
     from codecommons.serve.public_code import PublicCodePolicy
 
     public_code = None
@@ -148,16 +193,40 @@ def main(argv: list[str]) -> int:
                 tuple(x for x in cfg.block_licenses.split(",") if x), cfg.attribution_min_chars)
         except (ImportError, OSError, sqlite3.DatabaseError) as e:
             print(f"commons serve: --index {cfg.index}: {e}", file=sys.stderr)
+            engine.close()
             return 1
 
-    app = build_app(engine, ServeOptions(api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""),
-                                         max_queue=cfg.max_queue,
-                                         max_body_bytes=cfg.max_body_bytes,
-                                         stream_interval_s=cfg.stream_interval,
-                                         scrub_kinds=cfg.scrub_kinds(),
-                                         public_code=public_code))
-    print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens) "
-          f"on http://{cfg.host}:{cfg.port}  (OpenAPI: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
-    engine.close()
+    fim_tokens = fim_context_budget(engine, cfg.fim_context_tokens)
+    app = build_app(engine, ServeOptions(
+        api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""), max_queue=cfg.max_queue,
+        max_body_bytes=cfg.max_body_bytes, stream_interval_s=cfg.stream_interval,
+        scrub_kinds=cfg.scrub_kinds(), public_code=public_code, max_prompts=cfg.max_prompts,
+        allow_special_tokens=cfg.allow_special_tokens_in_prompts, bind_host=cfg.host,
+        allowed_hosts=tuple(h.strip() for h in cfg.allowed_hosts.split(",") if h.strip()),
+        body_timeout_s=cfg.body_timeout, fim_context_tokens=fim_tokens,
+        dataset=cfg.dataset, reports=cfg.reports))
+    slots = getattr(engine, "max_concurrency", 1)
+    print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens x {slots} "
+          f"slot{'s' if slots > 1 else ''}, FIM prompts up to {fim_tokens or engine.n_ctx} tokens) "
+          f"on http://{cfg.host}:{cfg.port}  (web UI: /ui, OpenAPI: /docs)", file=sys.stderr)
+    limits = HttpLimits(header_timeout_s=cfg.header_timeout, body_timeout_s=cfg.body_timeout,
+                        keep_alive_s=cfg.keep_alive, max_connections=cfg.max_connections)
+    try:
+        server(app, cfg.host, cfg.port, limits).run()
+    finally:
+        engine.close()
     return 0
+
+
+def fim_context_budget(engine, requested: int) -> int:
+    """--fim-context-tokens: as given; -1 no cap; 0 from the prefill speed measured here,
+    so a cold FIM prompt (a file just opened) takes about FIM_COLD_START_S."""
+    if requested > 0:
+        return min(requested, engine.n_ctx)
+    if requested < 0 or not hasattr(engine, "measure_prefill"):
+        return 0
+    tps = engine.measure_prefill()
+    budget = int(tps * FIM_COLD_START_S) // 256 * 256
+    logging.getLogger("codecommons.serve").info(
+        "prefill %.0f tokens/s: FIM prompts capped at %d tokens (--fim-context-tokens)", tps, budget)
+    return max(512, min(budget, engine.n_ctx))

@@ -9,10 +9,8 @@ full queue (503 for OpenAI clients, which retry it; 429 for TGI).
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -139,63 +137,3 @@ def install_handlers(app: FastAPI) -> None:
     async def _remote(request: Request, exc: RemoteError):
         status = exc.status if 400 <= exc.status < 500 else 502
         return error_response(request.url.path, status, str(exc))
-
-
-class GuardMiddleware:
-    """Pure ASGI middleware: API key on every route but /health, a body size cap
-    enforced while the body streams in (a lying Content-Length cannot pass), and
-    the request counter. (Starlette's BaseHTTPMiddleware would buffer streams and
-    wrap errors raised while reading the body, so this is plain ASGI.)"""
-
-    def __init__(self, app, api_key: str | None, max_body_bytes: int,
-                 count: Callable[[str, int], None]) -> None:
-        self.app, self.api_key, self.max_body, self.count = app, api_key, max_body_bytes, count
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        status = 500
-
-        async def counted_send(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._guarded(scope, receive, counted_send)
-        finally:
-            route = scope.get("route")
-            self.count(getattr(route, "path", "unmatched"), status)
-
-    async def _guarded(self, scope, receive, send):
-        path = scope["path"]
-        headers = dict(scope["headers"])
-        if self.api_key and path != "/health" and not self._authorized(headers):
-            return await error_response(path, 401, "invalid or missing API key: send "
-                                        "'Authorization: Bearer <key>'")(scope, receive, send)
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return await self._too_large(path, scope, receive, send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    # FastAPI re-raises an HTTPException from the body read as is.
-                    raise HTTPException(413, f"request body is larger than {self.max_body} bytes")
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-    def _authorized(self, headers: dict) -> bool:
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        token = auth[7:] if auth.lower().startswith("bearer ") else ""
-        return hmac.compare_digest(token.encode(), self.api_key.encode())
-
-    async def _too_large(self, path, scope, receive, send):
-        resp = error_response(path, 413, f"request body is larger than {self.max_body} bytes")
-        await resp(scope, receive, send)

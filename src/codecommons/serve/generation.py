@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
@@ -21,7 +22,7 @@ from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.infill import InfillBuilder, Layout, PromptError, check_length
 from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
-from codecommons.serve.scrub import DEFAULT_KINDS, Scrubber
+from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import ContextFile, Segment
 
 MAX_LAYOUTS = 64  # documents whose prompt layout is remembered (LRU)
@@ -40,16 +41,20 @@ class Prepared:
     stops: list[str] = field(default_factory=list)
     stop_token_ids: frozenset[int] = frozenset()  # the FIM template's end tokens
     files: list[ContextFile] = field(default_factory=list)  # repository context used
+    # after this many seconds from the first token, stop at the next line end (llama.cpp's
+    # t_max_predict_ms: an editor wants the first lines now rather than a block later)
+    max_predict_s: float | None = None
 
 
 @dataclass
 class Delta:
     text: str
+    tokens: list[Token] = field(default_factory=list)  # generated since the last Delta
 
 
 @dataclass
 class Done:
-    finish_reason: str  # "stop" | "length" | "cancelled"
+    finish_reason: str  # "stop" | "length" | "cancelled" | "content_filter" | "time_limit"
     n_prompt: int
     n_generated: int
     n_cached: int
@@ -60,12 +65,16 @@ class Done:
     stats: PromptStats = field(default_factory=PromptStats)  # how the prompt was evaluated
     tokens: list[Token] = field(default_factory=list)  # with logprobs, when asked for
     files: list[ContextFile] = field(default_factory=list)  # repository context in the prompt
+    ttft_s: float | None = None  # seconds to the first text (set by ServerState.sample)
+    total_s: float = 0.0
 
 
 class Generation:
     def __init__(self, engine: Engine, scrub_kinds: tuple[str, ...] = DEFAULT_KINDS,
-                 public_code: PublicCodePolicy | None = None, fim_context_tokens: int = 0) -> None:
+                 public_code: PublicCodePolicy | None = None, fim_context_tokens: int = 0,
+                 allow_special_tokens: bool = False) -> None:
         self.engine = engine
+        self.allow_special_tokens = allow_special_tokens  # trusted clients' control tokens
         self.scrub_kinds = scrub_kinds
         self.public_code = public_code
         self.infill = InfillBuilder(engine, context_tokens=fim_context_tokens)
@@ -99,7 +108,12 @@ class Generation:
                 prefix, suffix, middle_start = parsed
                 prompt = prefix + middle_start
         if suffix is None:
-            segs = [Segment(prompt, special=True)] if prompt else []
+            if not prompt:
+                raise RequestError("prompt is empty: send text to continue (or a `suffix` to "
+                                   "fill in the middle)", param="prompt")
+            # Text, not control tokens: "<|endoftext|>" in a prompt is those characters
+            # (a ready-made FIM prompt is the explicit exception, parsed above).
+            segs = [Segment(prompt, special=self.allow_special_tokens)]
             n = self.count(segs)
             self.check_length(n, max_tokens)
             return Prepared(prompt=segs, n_prompt=n, stops=stops)
@@ -107,6 +121,27 @@ class Generation:
                               self.layout(document), path=document)
         return Prepared(prompt=p.segments, n_prompt=p.n_prompt, infill=p.context, stops=p.stops,
                         stop_token_ids=p.stop_token_ids, files=p.files)
+
+    def prepare_truncated(self, prompt: str, truncate: int, max_tokens: int,
+                          stops: list[str]) -> Prepared:
+        """TGI's `truncate`: keep the last `truncate` tokens of a plain prompt (a
+        ready-made FIM prompt is fitted by the infill builder instead)."""
+        if not prompt or (self.fim is not None and self.fim.parse(prompt) is not None):
+            return self.prepare_completion(prompt, None, max_tokens, stops)
+        ids = self.engine.prompt_ids([Segment(prompt, special=self.allow_special_tokens)])[-truncate:]
+        self.check_length(len(ids), max_tokens)
+        return Prepared(prompt=ids, n_prompt=len(ids), stops=stops)
+
+    def prepare_ids(self, ids: list[int], max_tokens: int) -> Prepared:
+        """A prompt given as token ids (OpenAI allows it), each checked against the vocabulary."""
+        if not ids:
+            raise RequestError("prompt is empty", param="prompt")
+        vocab = self.engine.vocab_size()
+        bad = [i for i in ids if not 0 <= i < vocab]
+        if bad:
+            raise RequestError(f"token ids out of range 0..{vocab - 1}: {bad[:5]}", param="prompt")
+        self.check_length(len(ids), max_tokens)
+        return Prepared(prompt=list(ids), n_prompt=len(ids))
 
     def prepare_chat(self, messages: list[dict], max_tokens: int | None,
                      stops: list[str]) -> tuple[Prepared, int]:
@@ -116,7 +151,7 @@ class Generation:
             n = sum(self.engine.count_tokens(str(m.get("content", ""))) for m in messages)
             return Prepared(messages=messages, n_prompt=n, stops=stops), max_tokens or 1024
         try:
-            segs = self.engine.render_chat(messages)
+            segs = self.engine.render_chat(messages, trusted=self.allow_special_tokens)
         except ValueError as e:
             raise RequestError(str(e), param="messages") from e
         n = self.count(segs)
@@ -138,10 +173,18 @@ class Generation:
             tokens = self.engine.chat(prep.messages, params, cancel, key, stats)
         else:
             tokens = self.engine.generate(prep.prompt, params, cancel, key, stats)
-        n, kept = 0, [] if params.logprobs is not None else None
+        n, kept, since = 0, [] if params.logprobs is not None else None, []
+        deadline = None
+        timed_out = False
         try:
             for tok in tokens:
                 n += 1
+                if prep.max_predict_s is not None:
+                    deadline = deadline or time.monotonic() + prep.max_predict_s
+                    if time.monotonic() > deadline and "\n" in checker.text:
+                        timed_out = True
+                        break
+                since.append(tok)
                 if kept is not None:
                     kept.append(tok)
                 # stop rules -> secrets scrubbed -> public-code check -> client
@@ -149,7 +192,8 @@ class Generation:
                 if gate is not None:
                     out = gate.feed(out)
                 if out:
-                    yield Delta(out)
+                    yield Delta(out, since)
+                    since = []
                 if checker.stopped or (gate is not None and gate.blocked):
                     break
             cancelled = cancel.is_set()
@@ -159,11 +203,13 @@ class Generation:
         if gate is not None:
             rest = gate.feed(rest) + gate.finish()
         if rest:
-            yield Delta(rest)
+            yield Delta(rest, since)
         if cancelled:
             reason = "cancelled"
         elif gate is not None and gate.blocked:
             reason = "content_filter"
+        elif timed_out:
+            reason = "time_limit"
         else:
             reason = "length" if n >= params.max_tokens and not checker.stopped else "stop"
         yield Done(reason, stats.n_prompt or prep.n_prompt, n, stats.n_cached, checker.stopped,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from typing import AsyncIterator
@@ -34,51 +35,82 @@ async def models(request: Request) -> dict:
         "max_model_len": st.engine.n_ctx, "license": spec.license}]}
 
 
+async def prepare_completions(st: ServerState, body: oa.CompletionRequest) -> list[Prepared]:
+    """Each prompt prepared (tokenised, fitted) on a worker thread, not the event loop."""
+    prompts = body.prompts()
+    st.check_fanout(len(prompts), body.n)
+    files, document = body.context_files(), body.path or ""
+
+    def prepare() -> list[Prepared]:
+        out = []
+        for p in prompts:
+            if isinstance(p, list):
+                out.append(st.generation.prepare_ids(p, body.max_tokens))
+            else:
+                out.append(st.generation.prepare_completion(p, body.suffix, body.max_tokens,
+                                                            body.stops(), files, document))
+        return out
+
+    return await asyncio.to_thread(prepare)
+
+
 @router.post("/v1/completions")
 async def completions(body: oa.CompletionRequest, request: Request):
     st = ServerState.of(request)
     st.check_model(body.model)
-    preps = [st.generation.prepare_completion(p, body.suffix, body.max_tokens, body.stops())
-             for p in body.prompts()]
-    jobs = [(i * body.n + j, prep, body.to_sampling_params(body.max_tokens, j))
+    body.refuse_unsupported()
+    preps = await prepare_completions(st, body)
+    key = st.document_key(request, body.path)
+    jobs = [(i * body.n + j, prep, body.to_sampling_params(body.max_tokens, j, body.logprobs))
             for i, prep in enumerate(preps) for j in range(body.n)]
+    texts = [p if isinstance(p, str) else st.engine.detokenize(p) for p in body.prompts()]
     rid, created = oa.new_id("cmpl"), oa.now()
 
     def chunk(index: int, text: str, finish: str | None, done: Done | None = None,
               offset: int = 0) -> dict:
         choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
         return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
-                "choices": [_attributed(choice, done, offset)]}
+                "choices": [_extended(choice, done, offset)]}
 
     if body.stream:
-        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
-        return _stream(request, st, jobs, chunk, lambda i: None, include_usage, "text_completion")
-    choices, n_prompt, n_gen = [], 0, 0
-    for i, prompt in enumerate(body.prompts()):
-        for j, (text, done) in enumerate(await _collect_samples(request, st, jobs[i * body.n:(i + 1) * body.n])):
-            offset = len(prompt) if body.echo else 0
-            choices.append(chunk(i * body.n + j, prompt[:offset] + text, _finish(done), done,
-                                 offset)["choices"][0])
-            n_prompt += done.n_prompt if j == 0 else 0
+        echo = (lambda i: texts[i // body.n]) if body.echo else None
+        return _stream(request, st, jobs, chunk, lambda i: None, body.include_usage(),
+                       "text_completion", key, echo)
+    choices, n_prompt, n_gen, n_cached = [], 0, 0, 0
+    for i, text_in in enumerate(texts):
+        for j, (text, done) in enumerate(await _collect_samples(
+                request, st, jobs[i * body.n:(i + 1) * body.n], key)):
+            offset = len(text_in) if body.echo else 0
+            choice = chunk(i * body.n + j, text_in[:offset] + text, _finish(done), done,
+                           offset)["choices"][0]
+            if body.logprobs is not None:
+                choice["logprobs"] = oa.completion_logprobs(done.tokens, text, offset)
+            choices.append(choice)
+            if j == 0:
+                n_prompt += done.n_prompt
+                n_cached += done.n_cached
             n_gen += done.n_generated
     return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
-            "choices": choices, "usage": oa.usage(n_prompt, n_gen)}
+            "choices": choices, "usage": oa.usage(n_prompt, n_gen, n_cached)}
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(body: oa.ChatRequest, request: Request):
     st = ServerState.of(request)
     st.check_model(body.model)
-    prep, max_tokens = st.generation.prepare_chat(body.plain_messages(),
-                                                  body.requested_max_tokens(), body.stops())
-    jobs = [(j, prep, body.to_sampling_params(max_tokens, j)) for j in range(body.n)]
+    body.refuse_unsupported()
+    st.check_fanout(1, body.n)
+    prep, max_tokens = await asyncio.to_thread(
+        st.generation.prepare_chat, body.plain_messages(), body.requested_max_tokens(), body.stops())
+    jobs = [(j, prep, body.to_sampling_params(max_tokens, j, body.logprobs_n())) for j in range(body.n)]
     rid, created = oa.new_id("chatcmpl"), oa.now()
+    key = st.document_key(request, body.path)
 
     def chunk(index: int, text: str, finish: str | None, done: Done | None = None) -> dict:
         delta = {"content": text} if text else {}
         choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
         return {"id": rid, "object": "chat.completion.chunk", "created": created,
-                "model": st.model_id, "choices": [_attributed(choice, done)]}
+                "model": st.model_id, "choices": [_extended(choice, done)]}
 
     def opener(index: int) -> dict:
         c = chunk(index, "", None)
@@ -86,33 +118,41 @@ async def chat_completions(body: oa.ChatRequest, request: Request):
         return c
 
     if body.stream:
-        include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
-        return _stream(request, st, jobs, chunk, opener, include_usage, "chat.completion.chunk")
+        return _stream(request, st, jobs, chunk, opener, body.include_usage(),
+                       "chat.completion.chunk", key)
     choices, n_gen = [], 0
-    for index, (text, done) in enumerate(await _collect_samples(request, st, jobs)):
-        choices.append(_attributed({"index": index, "message": {"role": "assistant", "content": text},
-                                    "logprobs": None, "finish_reason": _finish(done)}, done))
+    for index, (text, done) in enumerate(await _collect_samples(request, st, jobs, key)):
+        choice = {"index": index, "message": {"role": "assistant", "content": text},
+                  "logprobs": oa.chat_logprobs(done.tokens, text) if body.logprobs else None,
+                  "finish_reason": _finish(done)}
+        choices.append(_extended(choice, done))
         n_gen += done.n_generated
     return {"id": rid, "object": "chat.completion", "created": created, "model": st.model_id,
             "choices": choices, "usage": oa.usage(prep.n_prompt, n_gen)}
 
 
-def _attributed(choice: dict, done: Done | None, offset: int = 0) -> dict:
-    """Our documented extension: `attribution`, the choice's matches in the code
-    index (README "Attribution"), on a choice's last chunk when --index is on."""
+def _extended(choice: dict, done: Done | None, offset: int = 0) -> dict:
+    """Our documented extensions on a choice's last chunk: `attribution`, its matches in
+    the code index (README "Attribution", with --index), and `context`, the repository
+    context the prompt held (README "Repository context")."""
     if done is not None and done.attribution is not None:
         choice["attribution"] = shifted(done.attribution, offset)
+    if done is not None and done.files:
+        choice["context"] = [f.describe() for f in done.files]
     return choice
 
 
 async def _collect_samples(request: Request, st: ServerState,
-                           jobs: list[tuple[int, Prepared, object]]) -> list[tuple[str, Done]]:
+                           jobs: list[tuple[int, Prepared, object]], key: str) -> list[tuple[str, Done]]:
     """The n samples of one prompt, whole. A sample withheld as a copy of indexed
     code is replaced by a further sample where sampling is random (greedy would
     repeat it), up to n extra tries; the offered samples come first, so a client
     that reads choices[0] gets the next-best sample."""
-    results = [await collect(request, st.sample(prep, params, stream=False))
-               for _, prep, params in jobs]
+    results = []
+    for k, (_, prep, params) in enumerate(jobs):
+        # only the first sample supersedes an older request for the document
+        results.append(await collect(request, st.sample(prep, params, stream=False,
+                                                        key=key if k == 0 else "")))
     n, tries = len(jobs), 0
     while n > 1 and tries < n and jobs[0][2].temperature > 0 and any(d.blocked for _, d in results):
         _, prep, params = jobs[0]
@@ -126,35 +166,48 @@ async def _collect_samples(request: Request, st: ServerState,
 
 
 def _finish(done: Done | None) -> str:
-    return "length" if done is None else ("stop" if done.finish_reason == "cancelled"
-                                          else done.finish_reason)
+    """OpenAI's finish_reason: a cancelled sample ended early ("stop"), a time limit
+    cut it ("length")."""
+    if done is None:
+        return "length"
+    return {"cancelled": "stop", "time_limit": "length"}.get(done.finish_reason, done.finish_reason)
 
 
 def _stream(request: Request, st: ServerState, jobs: list[tuple[int, Prepared, object]],
-            chunk, opener, include_usage: bool, obj: str) -> StreamingResponse:
+            chunk, opener, include_usage: bool, obj: str, key: str = "",
+            echo=None) -> StreamingResponse:
     """SSE as OpenAI sends it: one chunk per delta, a final chunk with the
     finish_reason, an optional usage chunk, then `data: [DONE]`. The first sample
-    is queued before the response starts, so a full queue is still a 503."""
-    first = st.sample(jobs[0][1], jobs[0][2])
+    is queued before the response starts, so a full queue is still a 503. With
+    `echo`, each choice starts with a chunk holding its prompt."""
+    first = st.sample(jobs[0][1], jobs[0][2], key=key)
 
     async def events() -> AsyncIterator[str]:
-        n_prompt = n_gen = 0
+        n_prompt = n_gen = n_cached = 0
+        seen_prompts: set[int] = set()
         try:
             for k, (index, prep, params) in enumerate(jobs):
                 evs = first if k == 0 else st.sample(prep, params)
                 if (o := opener(index)) is not None:
                     yield sse(o)
+                if echo is not None:
+                    yield sse(chunk(index, echo(index), None))
                 async for ev in evs:
                     if isinstance(ev, Delta):
                         yield sse(chunk(index, ev.text, None))
                     else:
                         yield sse(chunk(index, "", _finish(ev), ev))
-                        n_prompt = ev.n_prompt
+                        if id(prep) not in seen_prompts:  # each prompt counted once
+                            seen_prompts.add(id(prep))
+                            n_prompt += ev.n_prompt
+                            n_cached += ev.n_cached
                         n_gen += ev.n_generated
             if include_usage:
                 yield sse({"id": chunk(0, "", None)["id"], "object": obj, "choices": [],
-                           "model": st.model_id, "usage": oa.usage(n_prompt, n_gen)})
+                           "model": st.model_id, "usage": oa.usage(n_prompt, n_gen, n_cached)})
             yield sse("[DONE]")
+        except asyncio.CancelledError:
+            raise
         except Exception as e:  # the 200 is sent: report in-band, as OpenAI does
             yield error_event(request.url.path, log_stream_error(e), str(e))
 

@@ -3,6 +3,7 @@ HTTP only: preparing prompts and generating live in generation.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -19,17 +20,29 @@ from codecommons.serve.state import ServerState, collect
 router = APIRouter()
 
 
-def _prepare(st: ServerState, body: tgi.GenerateRequest):
+async def _prepare(st: ServerState, body: tgi.GenerateRequest):
+    body.refuse_unsupported()
     params = body.to_sampling_params()
-    prep = st.generation.prepare_completion(body.inputs, None, params.max_tokens,
-                                            body.parameters.stop)
-    return prep, params
+    p = body.parameters
+
+    def prepare():
+        if p.truncate:
+            return st.generation.prepare_truncated(body.inputs, p.truncate, params.max_tokens, p.stop)
+        return st.generation.prepare_completion(body.inputs, None, params.max_tokens, p.stop,
+                                                body.context_files(), body.path or "")
+
+    return await asyncio.to_thread(prepare), params
+
+
+def _seed(params, done) -> int | None:
+    """TGI reports the seed a sampled request used (None for greedy)."""
+    return None if params.temperature == 0 else done.stats.seed
 
 
 @router.post("/generate")
 async def generate(body: tgi.GenerateRequest, request: Request) -> dict:
     st = ServerState.of(request)
-    prep, params = _prepare(st, body)
+    prep, params = await _prepare(st, body)
     text, done = await collect(request, st.sample(prep, params, stream=False))
     if done.blocked:  # withheld: a copy of indexed code (serve/public_code.py)
         text = ""
@@ -37,7 +50,8 @@ async def generate(body: tgi.GenerateRequest, request: Request) -> dict:
         text = body.inputs + text
     out = {"generated_text": text}
     if body.parameters.details:
-        out["details"] = tgi.details(done, params.seed)
+        out["details"] = tgi.details(done, _seed(params, done), st.engine.detokenize,
+                                     body.parameters.top_n_tokens or 0)
     return _attributed(out, done, len(body.inputs) if body.parameters.return_full_text else 0)
 
 
@@ -49,13 +63,23 @@ def _attributed(out: dict, done, offset: int = 0) -> dict:
     return out
 
 
+def _event_token(ev: Delta) -> dict:
+    """One stream event's token: the last token the text came with (its id), the text
+    released (stop rules may hold a token's text back and release several at once),
+    and the summed logprob of the tokens it covers."""
+    lps = [t.logprob for t in ev.tokens if t.logprob is not None]
+    return {"id": ev.tokens[-1].id if ev.tokens else -1, "text": ev.text,
+            "logprob": sum(lps) if lps else None, "special": False}
+
+
 @router.post("/generate_stream")
 async def generate_stream(body: tgi.GenerateRequest, request: Request) -> StreamingResponse:
     """TGI's stream: one `data:` event per token, the last one with the whole
     `generated_text` and `details`; no [DONE] marker."""
     st = ServerState.of(request)
-    prep, params = _prepare(st, body)
+    prep, params = await _prepare(st, body)
     events = st.sample(prep, params)
+    top_n = body.parameters.top_n_tokens or 0
 
     async def stream() -> AsyncIterator[str]:
         text, n = [], 0
@@ -63,19 +87,26 @@ async def generate_stream(body: tgi.GenerateRequest, request: Request) -> Stream
             async for ev in events:
                 if isinstance(ev, Delta):
                     text.append(ev.text)
-                    yield sse({"index": n, "token": {"id": -1, "text": ev.text, "logprob": 0.0,
-                                                     "special": False},
-                               "generated_text": None, "details": None})
+                    event = {"index": n, "token": _event_token(ev), "generated_text": None,
+                             "details": None}
+                    if top_n and ev.tokens:
+                        event["top_tokens"] = tgi.top_tokens(ev.tokens[-1])
+                    yield sse(event)
                     n += 1
                 else:
                     full = "".join(text)
+                    offset = len(body.inputs) if body.parameters.return_full_text else 0
                     if body.parameters.return_full_text:
                         full = body.inputs + full
-                    offset = len(body.inputs) if body.parameters.return_full_text else 0
-                    yield sse(_attributed({"index": n, "token": {"id": -1, "text": "", "logprob": 0.0,
-                                                                 "special": True},
-                                           "generated_text": full,
-                                           "details": tgi.details(ev, params.seed)}, ev, offset))
+                    last = {"id": ev.tokens[-1].id if ev.tokens else -1, "text": "",
+                            "logprob": None, "special": True}
+                    details = {"finish_reason": tgi.details(ev, None)["finish_reason"],
+                               "generated_tokens": ev.n_generated, "seed": _seed(params, ev),
+                               "input_length": ev.n_prompt}
+                    yield sse(_attributed({"index": n, "token": last, "generated_text": full,
+                                           "details": details}, ev, offset))
+        except asyncio.CancelledError:
+            raise
         except Exception as e:  # the 200 is sent: report in-band, as TGI does
             yield error_event(request.url.path, log_stream_error(e), str(e))
 
@@ -98,9 +129,9 @@ async def info(request: Request) -> dict:
             "model_device_type": "cpu", "model_pipeline_tag": "text-generation",
             "max_concurrent_requests": st.scheduler.max_queue, "max_best_of": 1,
             "max_stop_sequences": tgi.MAX_STOP, "max_input_tokens": st.engine.n_ctx - 1,
-            "max_total_tokens": st.engine.n_ctx, "validation_workers": 1,
-            "version": __version__, "router": "codecommons", "license": spec.license,
-            "family": spec.family}
+            "max_total_tokens": st.engine.n_ctx, "max_top_n_tokens": tgi.MAX_TOP_N_TOKENS,
+            "validation_workers": 1, "version": __version__, "router": "codecommons",
+            "license": spec.license, "family": spec.family}
 
 
 @router.get("/health")

@@ -37,6 +37,7 @@ class Scheduler:
         self.superseded = 0  # requests cancelled by a newer one for the same document
         self._lock = threading.Lock()
         self._by_key: dict[str, Job] = {}
+        self._live: set[Job] = set()
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="engine")
 
     def _admit(self) -> None:
@@ -58,6 +59,8 @@ class Scheduler:
         running job with the same key."""
         self._admit()
         job: Job[T] = Job(asyncio.get_running_loop(), flush_s)
+        with self._lock:
+            self._live.add(job)
         if key:
             with self._lock:
                 older = self._by_key.get(key)
@@ -75,10 +78,10 @@ class Scheduler:
                 job.put(_ERROR, e)
             finally:
                 self._release()
-                if key:
-                    with self._lock:
-                        if self._by_key.get(key) is job:
-                            del self._by_key[key]
+                with self._lock:
+                    self._live.discard(job)
+                    if key and self._by_key.get(key) is job:
+                        del self._by_key[key]
                 job.put(_END, None)
 
         self._pool.submit(run)
@@ -86,7 +89,7 @@ class Scheduler:
 
     def cancel_all(self) -> None:
         with self._lock:
-            jobs = list(self._by_key.values())
+            jobs = list(self._live)
         for job in jobs:
             job.cancel.set()
 

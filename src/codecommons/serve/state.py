@@ -28,6 +28,7 @@ class ServerState:
     created: int
     stream_interval_s: float = 0.05
     public_code: PublicCodePolicy | None = None  # --index: the code index and its policy
+    max_prompts: int = 64  # prompts x n per request
 
     @classmethod
     def of(cls, request: Request) -> "ServerState":
@@ -43,6 +44,29 @@ class ServerState:
             raise RequestError(f"The model `{name}` does not exist; this server serves "
                                f"`{self.model_id}` (see GET /v1/models)",
                                param="model", code="model_not_found", status=404)
+
+    def stop_all(self) -> None:
+        """Shutdown: cancel every generation, queued or running."""
+        self.scheduler.cancel_all()
+        self.engine.cancel_all()
+
+    def check_fanout(self, n_prompts: int, n: int) -> None:
+        """prompts x n is bounded (--max-prompts): each is a generation of its own."""
+        if n_prompts * n > self.max_prompts:
+            raise RequestError(f"{n_prompts} prompts x n={n} asks for {n_prompts * n} "
+                               f"generations; this server takes at most {self.max_prompts} per "
+                               f"request (--max-prompts)", param="prompt", code="too_many_prompts")
+
+    @staticmethod
+    def document_key(request: Request, path: str | None) -> str:
+        """Which document a request completes, per client: a newer request for it
+        supersedes an older one, and its KV cache is kept apart from other documents'.
+        Without a `path` requests are not grouped."""
+        if not path:
+            return ""
+        client = request.client.host if request.client else ""
+        auth = request.headers.get("authorization", "")
+        return f"{client}|{hash(auth)}|{path}"
 
     def sample(self, prep: Prepared, params: SamplingParams, stream: bool = True,
                key: str = "") -> AsyncIterator[Delta | Done]:
@@ -61,6 +85,7 @@ class ServerState:
                 if ttft is None and isinstance(ev, Delta):
                     ttft = time.perf_counter() - t0
                 if isinstance(ev, Done):
+                    ev.ttft_s, ev.total_s = ttft, time.perf_counter() - t0
                     self.metrics.observe_generation(ev.n_prompt, ev.n_cached, ev.n_generated,
                                                     ttft, time.perf_counter() - t0,
                                                     ev.stats.n_shifted, ev.stats.n_evaluated)

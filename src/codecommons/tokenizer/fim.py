@@ -23,10 +23,21 @@ class Segment(NamedTuple):
 
 
 class ContextFile(NamedTuple):
-    """Code from another file of the repository, placed before the FIM prompt."""
+    """Code from another file of the repository, placed before the FIM prompt: a whole
+    file or lines start_line..end_line of it (1-based, inclusive; 0 when unknown), sent
+    by the client ("client") or chosen by the server ("definition", "retrieved")."""
 
     path: str
     text: str
+    start_line: int = 0
+    end_line: int = 0
+    kind: str = "client"
+
+    def describe(self) -> dict:
+        out = {"path": self.path, "kind": self.kind}
+        if self.start_line:
+            out.update(start_line=self.start_line, end_line=self.end_line)
+        return out
 
 
 @dataclass(frozen=True)

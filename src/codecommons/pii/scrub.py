@@ -1,4 +1,5 @@
-"""Secrets never leave the server: generated text is redacted before it is sent.
+"""Secrets never leave a model: generated text is redacted before it is sent (by
+`commons serve`, and by `commons lsp` running a model in-process).
 
 Models reproduce keys and passwords from their training data. Every response's
 generated text (never the user's prompt) goes through the same detector the
