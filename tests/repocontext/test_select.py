@@ -121,6 +121,10 @@ def test_client_chunks_are_merged_and_near_copies_of_the_cursor_dropped(index):
     kinds = [c.kind for c in chunks]
     assert kinds.index("client") > max(i for i, k in enumerate(kinds) if k == "definition")
     assert select_context(None, "x.py", ORDERS, "\n", 1024, count, client_chunks=ring[:1])[0].kind == "client"
+    from codecommons.tokenizer.fim import ContextFile  # what the server makes of extra_context
+    got = select_context(None, "x.py", ORDERS, "\n", 1024, count,
+                         client_chunks=[ContextFile("notes/recent.py", ring[0]["text"])])
+    assert [(c.kind, c.path) for c in got] == [("client", "notes/recent.py")]
 
 
 def test_a_definition_shown_whole_is_not_retrieved_again(index):

@@ -87,7 +87,8 @@ _NOT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cl
 
 
 def select_context(index: RepoIndex | None, path: str, prefix: str, suffix: str, budget_tokens: int,
-                   count_tokens: Callable[[str], int], client_chunks: Sequence[Chunk | Mapping] = (),
+                   count_tokens: Callable[[str], int],
+                   client_chunks: Sequence[Chunk | ContextFile | Mapping] = (),
                    mode: str = "both") -> list[Chunk]:
     """Chunks for the prompt of a completion at the end of `prefix` in `path` (relative to
     the index's root, or absolute inside it), within `budget_tokens` as `count_tokens`
@@ -121,10 +122,13 @@ def context_files(chunks: Sequence[Chunk]) -> list[ContextFile]:
     return out
 
 
-def client_chunk(c: Chunk | Mapping) -> Chunk:
-    """An editor's chunk: ours, or llama.vscode's `input_extra` item {filename, text}."""
+def client_chunk(c: Chunk | ContextFile | Mapping) -> Chunk:
+    """An editor's chunk: ours, a ContextFile (what the server makes of `extra_context`),
+    or llama.vscode's `input_extra` item {filename, text}."""
     if isinstance(c, Chunk):
         return c if c.kind == "client" else Chunk(c.path, c.start_line, c.end_line, c.text, "client")
+    if isinstance(c, ContextFile):
+        return Chunk(c.path, 0, 0, c.text, "client")
     return Chunk(str(c.get("filename") or c.get("path") or ""), 0, 0, str(c.get("text", "")), "client")
 
 
