@@ -19,6 +19,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "train": ("codecommons.train.cli", "train a tokenizer, pretrain with FIM, fine-tune on your own code"),
     "eval": ("codecommons.eval.cli", "pass@k on HumanEval, MBPP, MultiPL-E and infilling, sandboxed"),
     "lsp": ("codecommons.lsp.cli", "language server: inline completion in any editor from `commons serve`"),
+    "repo": ("codecommons.repocontext.cli", "index a project for completion context; show what a cursor would get"),
 }
 
 

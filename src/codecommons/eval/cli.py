@@ -87,6 +87,7 @@ def do_generate(task_name: str, g: GenerationConfig, out_dir: Path, engine=None)
     meta = {"task": task.name, "mode": mode, "model": gen.model_fingerprint(engine),
             "path": gen.generation_path(engine),
             "sampling": {k: v for k, v in asdict(g).items() if k not in ("api_key",)},
+            **({"task_settings": task.settings()} if task.settings() else {}),
             "git_commit": git_commit(), "citation": task.citation}
     (out_dir / "generate.json").write_text(json.dumps(meta, indent=2) + "\n")
     params = SamplingParams(max_tokens=g.max_new_tokens, temperature=g.temperature,

@@ -62,8 +62,9 @@ def check_one(task: Task, p: Problem, sample: dict, limits: sandbox.SandboxLimit
     row = {"task_id": p.task_id, "sample": sample["sample"]}
     if task.metric == "exact_match":
         ok = task.is_exact_match(p, sample["completion"])
+        scores = task.scores(p, sample["completion"])
         return {**row, "passed": ok, "status": "passed" if ok else "failed", "duration": 0.0,
-                "stderr": ""}
+                "stderr": "", **({"scores": scores} if scores else {})}
     prog = task.program(p, sample["completion"], sample.get("mode", "base"))
     if prog.python_source is not None:
         res = sandbox.run_python(prog.python_source, limits=limits, worker=worker,

@@ -19,7 +19,7 @@ from typing import Iterator
 from codecommons.engines.base import Engine, SamplingParams
 from codecommons.engines.infill import InfillBuilder
 from codecommons.engines.stopping import StopChecker
-from codecommons.eval.tasks import Problem, Task
+from codecommons.eval.tasks import Problem, RepoContext, Task
 from codecommons.eval.tasks.base import closed_code_block
 from codecommons.tokenizer.fim import Segment
 
@@ -97,8 +97,9 @@ class PromptTooLong(ValueError):
     """The problem's prompt leaves no room to generate in the model's context."""
 
 
-def complete(engine: Engine, task: Task, p: Problem, mode: str, params: SamplingParams) -> str:
-    """One raw completion for a problem."""
+def complete(engine: Engine, task: Task, p: Problem, mode: str, params: SamplingParams,
+             repo: RepoContext | None = None) -> str:
+    """One raw completion for a problem (`repo`: context from other files, FIM only)."""
     cancel = threading.Event()
     if mode == "instruct":
         messages = [{"role": "user", "content": task.instruction(p)}]
@@ -109,10 +110,14 @@ def complete(engine: Engine, task: Task, p: Problem, mode: str, params: Sampling
     elif mode == "fim":
         # The serving infill policy (fitting, healing, layout, stop rules), so a FIM score
         # measures what an editor gets: here, or by a Code Commons endpoint itself.
-        if engine.remote and engine.server_infill:
+        # With repository context the prompt is built here (and sent as text) either way.
+        if engine.remote and engine.server_infill and not (repo and repo.files):
             tokens = engine.infill(p.prompt, p.suffix, params, list(task.stop), cancel)
             return _collect(tokens, StopChecker(list(task.stop)), mode)
-        prompt = InfillBuilder(engine).build(p.prompt, p.suffix, params.max_tokens, task.stop)
+        builder = InfillBuilder(engine, context_tokens=task.window_tokens)
+        prompt = builder.build(p.prompt, p.suffix, params.max_tokens, task.stop,
+                               files=repo.files if repo else (), repo_name=repo.repo_name if repo else "",
+                               path=repo.path if repo else "")
         tokens = engine.generate(prompt.segments, _with_stop_ids(params, prompt.stop_token_ids),
                                  cancel)
         return _collect(tokens, prompt.checker(), mode)
@@ -191,7 +196,10 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
             # the prompt too: the web UI shows it beside the completion and the verdict
             row = {"task_id": p.task_id, "sample": i, "mode": mode, "prompt": p.prompt}
             try:
-                raw = complete(engine, task, p, mode, _seeded(params, seed))
+                repo = task.repo_context(p, engine.count_tokens) if mode == "fim" else None
+                if repo is not None:
+                    row["context"] = repo.chunks
+                raw = complete(engine, task, p, mode, _seeded(params, seed), repo)
                 row.update(completion=task.postprocess(p, raw, mode), raw=raw)
             except PromptTooLong as e:  # recorded; the sample fails when executed
                 row.update(completion="", raw="", error=str(e))

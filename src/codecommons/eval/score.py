@@ -20,17 +20,20 @@ def score(task, results_path: Path, out_dir: Path, meta: dict) -> dict:
     per: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         per[r["task_id"]].append(r)
-    counts = [(len(v), sum(r["passed"] for r in v)) for v in per.values()]
     statuses = defaultdict(int)
     for r in rows:
         statuses[r["status"]] += 1
-    if task.metric == "exact_match":
-        metrics = {"exact_match": sum(c for _, c in counts) / max(sum(n for n, _ in counts), 1)}
-    else:
-        metrics = mean_pass_at_k(counts)
+    metrics = _metrics(task, rows)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        g = task.group(r["task_id"])
+        if g is not None:
+            groups[g].append(r)
     report = {
         "task": task.name, "metric": task.metric, "metrics": metrics,
         "n_problems": len(per), "n_samples": len(rows), "statuses": dict(statuses),
+        **({"by_group": {g: {"n_problems": len({r["task_id"] for r in v}), **_metrics(task, v)}
+                         for g, v in sorted(groups.items())}} if groups else {}),
         **meta,
         "per_problem": [{"task_id": tid, "n": len(v), "passed": sum(r["passed"] for r in v)}
                         for tid, v in per.items()],
@@ -42,6 +45,23 @@ def score(task, results_path: Path, out_dir: Path, meta: dict) -> dict:
     return report
 
 
+def _metrics(task, rows: list[dict]) -> dict[str, float]:
+    """pass@k, or exact match and the mean of each further per-sample score."""
+    per: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        per[r["task_id"]].append(r)
+    counts = [(len(v), sum(r["passed"] for r in v)) for v in per.values()]
+    if task.metric != "exact_match":
+        return mean_pass_at_k(counts)
+    metrics = {"exact_match": sum(c for _, c in counts) / max(sum(n for n, _ in counts), 1)}
+    sums: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        for k, v in r.get("scores", {}).items():
+            sums[k].append(v)
+    metrics.update({k: sum(v) / len(v) for k, v in sums.items()})
+    return metrics
+
+
 def markdown(report: dict) -> str:
     m = report["metrics"]
     model = report.get("model", {})
@@ -49,11 +69,20 @@ def markdown(report: dict) -> str:
              f"- model: `{model.get('id')}` (sha256 `{str(model.get('sha256'))[:16]}`)",
              f"- mode: {report.get('mode')}; sampling: {json.dumps(report.get('sampling', {}))}",
              f"- generated through: {json.dumps(report.get('path', {}))}",
+             *([f"- task settings: {json.dumps(report['task_settings'])}"]
+               if report.get("task_settings") else []),
              f"- problems: {report['n_problems']}; samples: {report['n_samples']}; "
              f"statuses: {report['statuses']}",
              f"- git commit: `{report.get('git_commit')}`", "",
              "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in m.items()]
+    if report.get("by_group"):
+        names = list(m)
+        lines += ["", "| group | problems | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        for g, gm in report["by_group"].items():
+            lines.append(f"| {g} | {gm['n_problems']} | "
+                         + " | ".join(f"{gm.get(k, 0.0):.4f}" for k in names) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -27,26 +27,16 @@ Similarity is llama.vim's Dice coefficient over \\W+-separated tokens,
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
-_WORDS = re.compile(r"\W+")
+from codecommons.repocontext.lexical import similarity  # llama.vim's s:chunk_sim, shared
+
 MAX_QUEUED = 16  # llama.vim, llama.vscode MAX_QUEUED_CHUNKS
 DUPLICATE_SIM = 0.9  # a new chunk evicts chunks at least this similar
 CURSOR_SIM = 0.5  # chunks this similar to the cursor's surroundings are evicted
 MIN_LINES = 3
-
-
-def similarity(a: str, b: str) -> float:
-    """llama.vim's s:chunk_sim: Dice over \\W+ tokens (tokens of b counted with repeats)."""
-    t0 = [t for t in _WORDS.split(a) if t]
-    t1 = [t for t in _WORDS.split(b) if t]
-    if not t0 and not t1:
-        return 1.0
-    set0 = set(t0)
-    return 2.0 * sum(1 for t in t1 if t in set0) / (len(t0) + len(t1))
 
 
 @dataclass

@@ -35,6 +35,19 @@ class Problem:
 
 
 @dataclass
+class RepoContext:
+    """Code from the rest of a problem's repository for its FIM prompt: `files` go
+    before it in the model's repository format (engines/infill.py), the document is
+    headed by `path` in `repo_name`; `chunks` (path, lines, kind) is recorded with the
+    sample, as a server's response reports the context it used."""
+
+    files: list = field(default_factory=list)  # tokenizer.fim.ContextFile
+    repo_name: str = ""
+    path: str = ""
+    chunks: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class Program:
     """What the sandbox runs: files written into its scratch folder and a command."""
 
@@ -59,6 +72,9 @@ class Task(ABC):
     # before anything runs, and bound read-only into the sandbox.
     host_files: ClassVar[dict[str, str]] = {}
     upstream: ClassVar[str] = ""  # the dataset's real-world source, for the docs
+    # FIM tasks: the prefix + suffix window in tokens (0: as much as the context holds),
+    # as an editor sends a window around the cursor (InfillBuilder's context_tokens).
+    window_tokens: ClassVar[int] = 0
 
     def __init__(self, data_path: str | Path | None = None) -> None:
         # None: the default copy (codecommons.benchmarks); else a local file.
@@ -98,6 +114,24 @@ class Task(ABC):
 
     def is_exact_match(self, p: Problem, completion: str) -> bool:
         raise NotImplementedError(f"{self.name} is scored by {self.metric}")
+
+    def scores(self, p: Problem, completion: str) -> dict[str, float]:
+        """Further per-sample scores of an exact-match task (averaged in the report)."""
+        return {}
+
+    # -- repository tasks ---------------------------------------------------------
+    def repo_context(self, p: Problem, count_tokens) -> RepoContext | None:
+        """Context from other files for a FIM prompt (`count_tokens`: the model's
+        token counter, for a budget); None: the prompt holds the document alone."""
+        return None
+
+    def group(self, task_id: str) -> str | None:
+        """The part of the benchmark a problem belongs to (a project), reported apart."""
+        return None
+
+    def settings(self) -> dict:
+        """What a run of this task was configured with, recorded in its report."""
+        return {}
 
 
 def truncate_at_stop(text: str, stops: tuple[str, ...]) -> str:
