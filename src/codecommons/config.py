@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, .
         if hints[f.name] is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
                                 help=help_)
+        elif typing.get_origin(hints[f.name]) is tuple:  # repeatable: --repo A --repo B
+            parser.add_argument(flag, action="append", type=typing.get_args(hints[f.name])[0],
+                                default=None, metavar=f.name.upper(), help=f"{help_} (repeatable)")
         else:
             typ = hints[f.name]
             parser.add_argument(flag, type=typ, default=f.default, metavar=f.name.upper(),
@@ -36,7 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, .
 
 
 def from_args(cls: type, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    def value(f):
+        v = getattr(args, f.name)
+        return f.default if v is None and isinstance(f.default, tuple) else (
+            tuple(v) if isinstance(v, list) else v)
+
+    return cls(**{f.name: value(f) for f in dataclasses.fields(cls)})
 
 
 def git_commit(path: Path | None = None) -> str:

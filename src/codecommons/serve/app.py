@@ -42,6 +42,9 @@ class ServeOptions:
     allowed_hosts: tuple[str, ...] = ()  # further names the Host header may carry ("*": any)
     body_timeout_s: float = 30.0
     fim_context_tokens: int = 0  # cap on a FIM prompt's prefix + suffix (0: the context)
+    repos: tuple = ()  # repocontext.RepoIndex per --repo folder
+    repo_context: str = "both"  # off | definitions | retrieval | both
+    repo_context_tokens: int = 1024
     dataset: str = ""  # web UI: a `commons curate` output to explore
     reports: str = ""  # web UI: a folder of `commons eval` outputs
 
@@ -52,7 +55,9 @@ def build_app(engine: Engine, opts: ServeOptions | None = None) -> FastAPI:
     public_code = opts.public_code if opts.public_code and opts.public_code.mode != "off" else None
     generation = Generation(engine, scrub_kinds=opts.scrub_kinds, public_code=public_code,
                             fim_context_tokens=opts.fim_context_tokens,
-                            allow_special_tokens=opts.allow_special_tokens)
+                            allow_special_tokens=opts.allow_special_tokens, repos=opts.repos,
+                            repo_context=opts.repo_context,
+                            repo_context_tokens=opts.repo_context_tokens)
     state = ServerState(engine=engine, generation=generation, scheduler=scheduler,
                         metrics=Metrics(lambda: scheduler.depth), created=int(time.time()),
                         stream_interval_s=opts.stream_interval_s, public_code=opts.public_code,

@@ -73,6 +73,12 @@ class ServeConfig:
     fim_context_tokens: int = field(0, "cap on a FIM prompt's prefix + suffix in tokens, so a cold "
                                        "file opens fast (0: from this machine's measured prefill "
                                        f"speed, {FIM_COLD_START_S:g} s of prefill; -1: no cap)")
+    # -- repository context --
+    repo: tuple[str, ...] = field((), "a project folder whose code completions may draw on "
+                                      "(indexed at start, re-indexed as files change)")
+    repo_context: str = field("both", "off | definitions | retrieval | both: what of --repo goes "
+                                      "into FIM prompts")
+    repo_context_tokens: int = field(1024, "tokens of repository context per FIM prompt")
     # -- hostile and careless clients --
     allowed_hosts: str = field("", "further names the Host header may carry, comma-separated "
                                    "('*': any); guards against DNS rebinding")
@@ -123,6 +129,9 @@ class ServeConfig:
             problems.append("timeouts must be > 0 and --max-connections >= 1")
         if self.max_prompts < 1:
             problems.append("--max-prompts must be >= 1")
+        if self.repo_context not in ("off", "definitions", "retrieval", "both"):
+            problems.append("--repo-context must be off, definitions, retrieval or both")
+        problems += [f"--repo {r}: not a folder" for r in self.repo if not os.path.isdir(r)]
         problems += self._public_code_problems()
         from codecommons.serve.routes_ui import config_problems
         problems += config_problems(self.dataset, self.reports)
@@ -196,6 +205,15 @@ def main(argv: list[str]) -> int:
             engine.close()
             return 1
 
+    repos = []
+    if cfg.repo:
+        from codecommons.repocontext.index import RepoIndex
+
+        for folder in cfg.repo:
+            index = RepoIndex(folder)
+            index.watch(2.0)  # changed files are re-read (by mtime, size, then hash)
+            repos.append(index)
+            print(f"commons serve: --repo {folder}: {index.stats()}", file=sys.stderr)
     fim_tokens = fim_context_budget(engine, cfg.fim_context_tokens)
     app = build_app(engine, ServeOptions(
         api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""), max_queue=cfg.max_queue,
@@ -204,7 +222,8 @@ def main(argv: list[str]) -> int:
         allow_special_tokens=cfg.allow_special_tokens_in_prompts, bind_host=cfg.host,
         allowed_hosts=tuple(h.strip() for h in cfg.allowed_hosts.split(",") if h.strip()),
         body_timeout_s=cfg.body_timeout, fim_context_tokens=fim_tokens,
-        dataset=cfg.dataset, reports=cfg.reports))
+        dataset=cfg.dataset, reports=cfg.reports, repos=tuple(repos), repo_context=cfg.repo_context,
+        repo_context_tokens=cfg.repo_context_tokens))
     slots = getattr(engine, "max_concurrency", 1)
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens x {slots} "
           f"slot{'s' if slots > 1 else ''}, FIM prompts up to {fim_tokens or engine.n_ctx} tokens) "

@@ -72,8 +72,11 @@ class Done:
 class Generation:
     def __init__(self, engine: Engine, scrub_kinds: tuple[str, ...] = DEFAULT_KINDS,
                  public_code: PublicCodePolicy | None = None, fim_context_tokens: int = 0,
-                 allow_special_tokens: bool = False) -> None:
+                 allow_special_tokens: bool = False, repos: tuple = (),
+                 repo_context: str = "both", repo_context_tokens: int = 1024) -> None:
         self.engine = engine
+        self.repos = list(repos)  # repocontext.RepoIndex per --repo folder
+        self.repo_context, self.repo_context_tokens = repo_context, repo_context_tokens
         self.allow_special_tokens = allow_special_tokens  # trusted clients' control tokens
         self.scrub_kinds = scrub_kinds
         self.public_code = public_code
@@ -117,10 +120,43 @@ class Generation:
             n = self.count(segs)
             self.check_length(n, max_tokens)
             return Prepared(prompt=segs, n_prompt=n, stops=stops)
-        p = self.infill.build(prompt, suffix, max_tokens, stops, files or [],
-                              self.layout(document), path=document)
+        files, repo_name, path = self._repo_context(document, prompt, suffix, files or [])
+        p = self.infill.build(prompt, suffix, max_tokens, stops, files,
+                              self.layout(document), repo_name=repo_name, path=path)
         return Prepared(prompt=p.segments, n_prompt=p.n_prompt, infill=p.context, stops=p.stops,
                         stop_token_ids=p.stop_token_ids, files=p.files)
+
+    def _repo_context(self, document: str, prefix: str, suffix: str,
+                      client: list[ContextFile]) -> tuple[list[ContextFile], str, str]:
+        """The repository context of a FIM request (repocontext.select_context): definitions
+        of the names at the cursor and similar chunks of other files of the repository
+        the document is in, merged with the client's chunks, within --repo-context-tokens,
+        the stable ones first. The document's own indexed copy is never used (the request
+        holds the current text)."""
+        if not self.repos or self.repo_context == "off":
+            return client, "", document
+        from codecommons.repocontext.select import select_context
+
+        index = self._repo_for(document)
+        path = index.relative(document) if index is not None and document else document
+        chunks = select_context(index, path, prefix, suffix, self.repo_context_tokens,
+                                self.engine.count_tokens, client, self.repo_context)
+        files = [ContextFile(c.path, c.text, c.start_line, c.end_line, c.kind) for c in chunks]
+        return files, index.name if index is not None else "", path
+
+    def _repo_for(self, document: str):
+        """The --repo index the document belongs to: the one whose folder holds it
+        (an absolute path), or that indexes it (a relative one); else the first."""
+        import os
+
+        for index in self.repos:
+            root = str(index.root)
+            if os.path.isabs(document) and (document == root or document.startswith(root + os.sep)):
+                return index
+        for index in self.repos:
+            if document and (index.root / document).exists():
+                return index
+        return self.repos[0]
 
     def prepare_truncated(self, prompt: str, truncate: int, max_tokens: int,
                           stops: list[str]) -> Prepared:
