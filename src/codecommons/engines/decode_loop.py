@@ -87,6 +87,7 @@ class DecodeLoop:
         self.cache_reuse = cache_reuse if lib.llama_memory_can_shift(self.mem) else 0
         self.proposer = proposer
         self.batch = lib.llama_batch_init(n_batch, 0, 1)
+        self.drafted = self.accepted = 0  # speculative tokens proposed / kept (metrics, tests)
         self.waiting: list[Request] = []
         self.active: list[Request] = []
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -249,9 +250,11 @@ class DecodeLoop:
         for r in decoders:
             base = len(r.slot.tokens) - 1 - len(r.draft)  # the position r.last was fed at
             draft, r.last = r.draft, None
+            self.drafted += len(draft)
             for k in range(len(draft) + 1):
                 logits = self._logits(index[(id(r), base + k)])
                 if k < len(draft) and int(np.argmax(logits)) == draft[k]:
+                    self.accepted += 1
                     if not self._sampled(r, draft[k], logits):
                         break
                     continue
