@@ -151,23 +151,58 @@ def test_the_kv_shift_itself_is_exact(gguf_spec):
         engine.close()
 
 
-@pytest.mark.parametrize("mode", ["lookup", "draft"])
-def test_speculative_decoding_keeps_the_greedy_output(gguf_spec, tiny_gguf, mode):
+class Oracle:
+    """Drafts the true greedy continuation with every third token wrong: the loop must
+    keep the agreed prefix, take the model's own token at the first disagreement and
+    drop the rest from the KV cache."""
+
+    def __init__(self, prompt_len: int, truth: list[int]) -> None:
+        self.n, self.truth = prompt_len, truth
+
+    def propose(self, context: list[int], room: int, key: str = "") -> list[int]:
+        done = len(context) - self.n
+        out = list(self.truth[done:done + min(room, 5)])
+        if len(out) >= 3:
+            out[2] = (out[2] + 1) % 500
+        return out
+
+
+def test_speculative_verification_keeps_the_greedy_output(gguf_spec):
     from codecommons.engines.llamacpp import LlamaCppEngine
 
-    text = "x = [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]\ny = [1, 2, 3, 1, 2, "
+    prompt = "def add(a, b):\n    return a + b\n\ndef add("
     plain_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1)
-    spec_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, speculative=mode,
-                                 draft_model=str(tiny_gguf) if mode == "draft" else "")
+    spec_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, speculative="lookup")
     try:
-        for prompt in (text, "def add(a, b):\n    return a + b\n\ndef add("):
+        plain, _ = run(plain_engine, prompt, n=30, ignore_eos=True)
+        spec_engine.loop.proposer = Oracle(len(spec_engine.encode([Segment(prompt)])), plain)
+        fast, _ = run(spec_engine, prompt, n=30, ignore_eos=True)
+        assert fast == plain
+        loop = spec_engine.loop
+        assert loop.drafted > loop.accepted > 0  # some drafts kept, some rejected
+        again, _ = run(spec_engine, prompt + "x", n=10, ignore_eos=True)  # the cache is consistent
+        spec_engine.loop.proposer = None
+        assert again == run(spec_engine, prompt + "x", n=10, ignore_eos=True)[0]
+    finally:
+        plain_engine.close()
+        spec_engine.close()
+
+
+def test_draft_model_and_prompt_lookup_keep_the_greedy_output(gguf_spec, tiny_gguf):
+    from codecommons.engines.llamacpp import LlamaCppEngine
+    from codecommons.engines.speculative import PromptLookup
+
+    assert PromptLookup(4).propose([5, 6, 7, 8, 9, 5, 6], 4) == [7, 8, 9, 5]
+    assert PromptLookup(4).propose([1, 2, 3], 4) == []
+    plain_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1)
+    spec_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, speculative="both",
+                                 draft_model=str(tiny_gguf))
+    try:
+        for prompt in ("x = [1, 2, 3, 1, 2, 3]\ny = [1, 2, ", "def add(a, b):\n    return a + b\n"):
             plain, _ = run(plain_engine, prompt, n=24, ignore_eos=True)
-            fast, _ = run(spec_engine, prompt, n=24, ignore_eos=True)
-            assert fast == plain
-        assert spec_engine.loop.drafted > 0  # drafts were checked (a random tiny model rejects
-        # lookup drafts; their acceptance on real code is in bench/RESULTS.md)
-        if mode == "draft":  # the draft is the same model: every draft is accepted
-            assert spec_engine.loop.accepted == spec_engine.loop.drafted
+            assert run(spec_engine, prompt, n=24, ignore_eos=True)[0] == plain
+        # the draft is the same model, so its drafts are all accepted
+        assert spec_engine.loop.accepted == spec_engine.loop.drafted > 0
     finally:
         plain_engine.close()
         spec_engine.close()
