@@ -112,3 +112,27 @@ def test_unknown_engine_lists_valid_names(gguf_spec):
         load_engine(gguf_spec, "vllm-magic")
     for name in ENGINES:
         assert name in str(e.value)
+
+
+def test_a_sliding_window_keeps_the_cache(gguf_spec):
+    """llama.vscode sends the N lines before the cursor: each new line typed drops the
+    window's first line. The head survives (what is left of it) and the engine reuses
+    the rest of the cached prompt at shifted positions, so a newline costs the new
+    tokens only, with and without a cut to the context budget."""
+    from codecommons.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, cache_reuse=16)
+    try:
+        for window, budget in ((12, 0), (40, 200)):
+            gen = Generation(engine, fim_context_tokens=budget)
+            lines = [f"v{i} = f({i})\n" for i in range(200)]
+            suffix = "\nprint('done')\n"
+            evaluated = []
+            for k in range(8):  # the user types one line per request
+                doc = lines[: 100 + k]
+                prep = gen.prepare_completion("".join(doc[-window:]) + "v", suffix, 4, [])
+                list(gen.run(prep, SamplingParams(max_tokens=4, temperature=0), threading.Event()))
+                evaluated.append(engine.last_prompt.n_evaluated)
+            assert evaluated[0] > 40 and max(evaluated[2:]) <= 16, (window, budget, evaluated)
+    finally:
+        engine.close()

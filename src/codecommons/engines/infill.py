@@ -40,7 +40,8 @@ from codecommons.tokenizer.fim import ContextFile, FimTemplate, Segment, fit_to_
 
 MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
 FIM_OVERHEAD_TOKENS = 8  # sentinels and BOS
-STICKY_FILL = 0.9  # a cut file is filled to this share of the budget, so typing keeps the cut
+STICKY_FILL = 0.85  # a cut file is filled to this share of the budget, so typing keeps the cut
+ANCHOR_CHARS = 200  # characters that find the kept text's start again in the next prefix
 
 
 class PromptError(ValueError):
@@ -83,7 +84,7 @@ class Layout:
 
     head: str | None = None  # head and suffix of the last prompt
     suffix: str | None = None
-    cut: str = ""  # text cut from the front of the last over-long prefix
+    anchor: str = ""  # the first characters of the last cut prefix (where the kept text starts)
     cut_suffix: tuple[str | None, str] = (None, "")  # (suffix, its fitted form)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -144,13 +145,17 @@ class InfillBuilder:
         """fit_to_budget, with a sticky cut: in a file larger than the budget, a cut
         point that moved with every keystroke would change the prompt's first line
         and so invalidate the whole KV cache. So when cutting is needed we cut to
-        STICKY_FILL of the budget, and keep that cut while the rest still fits."""
+        STICKY_FILL of the budget, remember where the kept text starts (`anchor`, its
+        first characters) and keep starting there while the rest still fits, also when
+        the editor itself drops lines from the front of a window it slides (llama.vscode
+        sends the 256 lines before the cursor)."""
         count: Callable[[str], int] = self.engine.count_tokens
         if layout is not None:
             with layout.lock:
-                cut, (cut_suffix, fitted_suffix) = layout.cut, layout.cut_suffix
-            if cut and prefix.startswith(cut) and suffix == cut_suffix:
-                rest = prefix[len(cut):]
+                anchor, (cut_suffix, fitted_suffix) = layout.anchor, layout.cut_suffix
+            at = _line_start_of(prefix, anchor) if anchor and suffix == cut_suffix else -1
+            if at >= 0:
+                rest = prefix[at:]
                 if count(rest) + count(fitted_suffix) <= budget:
                     return rest, fitted_suffix
         if count(prefix) + count(suffix) <= budget:
@@ -160,19 +165,45 @@ class InfillBuilder:
         fitted_prefix, fitted_suffix = fit_to_budget(prefix, suffix, int(budget * STICKY_FILL), count)
         if layout is not None:
             with layout.lock:
-                layout.cut = prefix[: len(prefix) - len(fitted_prefix)]
+                layout.anchor = fitted_prefix[:ANCHOR_CHARS] if len(fitted_prefix) < len(prefix) else ""
                 layout.cut_suffix = (suffix, fitted_suffix)
         return fitted_prefix, fitted_suffix
 
     def _split(self, prefix: str, suffix: str, layout: Layout | None) -> tuple[str, str]:
-        """Stable head + typed tail (see the module docstring)."""
+        """Stable head + typed tail (see the module docstring). The head is kept while
+        the prefix starts with it, or with what is left of it once the editor dropped
+        lines from its front (a sliding window): the engine then reuses the rest of the
+        cached prompt at its new positions."""
         line_start = prefix[: prefix.rfind("\n") + 1]
         if layout is None:
             return line_start, prefix[len(line_start):]
         with layout.lock:
             head = layout.head
+            if head is not None and suffix == layout.suffix and not prefix.startswith(head):
+                head = _surviving_lines(head, prefix)
             if not (head is not None and suffix == layout.suffix and prefix.startswith(head)
                     and len(prefix) - len(head) <= self.max_tail_chars):
                 head = line_start
             layout.head, layout.suffix = head, suffix
         return head, prefix[len(head):]
+
+
+def _line_start_of(text: str, anchor: str) -> int:
+    """Where `anchor` starts a line of `text`, or -1."""
+    at = text.find(anchor)
+    while at > 0 and text[at - 1] != "\n":
+        at = text.find(anchor, at + 1)
+    return at
+
+
+def _surviving_lines(head: str, prefix: str, max_dropped: int = 256) -> str | None:
+    """The longest end of `head`, starting at a line, that `prefix` starts with (lines
+    the editor dropped from the front of its window), or None."""
+    at = 0
+    for _ in range(max_dropped):
+        at = head.find("\n", at) + 1
+        if at <= 0 or at >= len(head):
+            return None
+        if prefix.startswith(head[at:]):
+            return head[at:]
+    return None
