@@ -202,8 +202,8 @@ def measure_serving(model: str, index: Path, steps: int) -> dict:
         if extra:
             cmd += ["--index", str(index), *extra]
         with serve_bench.server(label, cmd, "/health", port) as (base, _):
-            recs = serve_bench.run_trace(base, trace, steps, 64, label)
-        out[label] = serve_bench.summary(recs)
+            recs = typing_trace.run(base, trace, steps, 64, label)
+        out[label] = typing_trace.summary(recs)
         out[label]["texts"] = [r["text"] for r in recs]
     policy = PublicCodePolicy.open(str(index), "block")
     check_ms = []

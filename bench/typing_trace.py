@@ -62,3 +62,46 @@ if __name__ == "__main__":
           f"suffix {len(t.suffix)} chars; {len(t.cuts)} steps type {t.cuts[-1]} chars")
     p, _ = t.step(len(t.cuts) - 1)
     print("last step's prefix ends with:\n" + p[-300:])
+
+
+def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str) -> list[dict]:
+    """One non-streaming /v1/completions FIM request per step, after one unrelated
+    warm-up request (so step 1 is a cold cursor position); per-step records."""
+    import time
+
+    import httpx
+
+    def body(prefix: str, suffix: str) -> dict:
+        return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0}
+
+    out = []
+    with httpx.Client(timeout=600) as c:
+        c.post(base + "/v1/completions", json=body("def add(a, b):\n    ", "\n")).raise_for_status()
+        for k in range(steps):
+            t0 = time.perf_counter()
+            resp = c.post(base + "/v1/completions", json=body(*trace.step(k)))
+            dt = time.perf_counter() - t0
+            resp.raise_for_status()
+            usage = resp.json()["usage"]
+            out.append({"step": k, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
+                        "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
+                        "generated": usage["completion_tokens"],
+                        "text": resp.json()["choices"][0]["text"]})
+            if k % 10 == 0:
+                print(f"  {label} step {k + 1}/{steps}: {out[-1]['ms']:.0f} ms", flush=True)
+    return out
+
+
+def summary(recs: list[dict]) -> dict:
+    import statistics
+
+    ms = sorted(r["ms"] for r in recs)
+
+    def q(p: float) -> float:
+        k = (len(ms) - 1) * p / 100
+        lo = int(k)
+        return ms[lo] + (ms[min(lo + 1, len(ms) - 1)] - ms[lo]) * (k - lo)
+
+    return {"n": len(ms), "p50": q(50), "p95": q(95), "mean": statistics.mean(ms),
+            "gen": statistics.mean(r["generated"] for r in recs),
+            "prompt": statistics.mean(r["prompt"] for r in recs)}

@@ -45,10 +45,16 @@ def test_plan_moves_chunks_after_dropped_tokens_like_llama_cpp():
 def test_routing_prefers_longest_reuse_then_the_same_document_then_lru():
     table = SlotTable(3)
     a, b, c = table.slots
-    a.tokens, b.tokens, c.tokens = [1, 2, 3, 4], [1, 2, 9, 9], []
-    plan = table.choose([1, 2, 3, 4, 5], key="x", min_chunk=0)
-    assert plan.slot is a and plan.n_reused == 4
-    assert table.choose([1, 2, 3, 4, 5], key="x", min_chunk=0).slot is not a  # a is busy
+    long = list(range(100))
+    a.tokens, b.tokens, c.tokens = long, long[:40] + [9, 9], []
+    plan = table.choose(long + [5], key="x", min_chunk=0)
+    assert plan.slot is a and plan.n_reused == 100
+    assert table.choose(long + [5], key="x", min_chunk=0).slot is b  # a is busy: b reuses 40
+    for s in table.slots:
+        s.busy = False
+    a.last_used, b.last_used = 2.0, 1.0
+    # one shared token (a FIM sentinel) does not take another document's slot: the empty one
+    assert table.choose([0, 77, 78], key="", min_chunk=0).slot is c
     table.release(a)
     for s in table.slots:
         s.busy = False
@@ -192,7 +198,7 @@ def test_draft_model_and_prompt_lookup_keep_the_greedy_output(gguf_spec, tiny_gg
     from codecommons.engines.llamacpp import LlamaCppEngine
     from codecommons.engines.speculative import PromptLookup
 
-    assert PromptLookup(4).propose([5, 6, 7, 8, 9, 5, 6], 4) == [7, 8, 9, 5]
+    assert PromptLookup(4).propose([5, 6, 7, 8, 9, 5, 6, 7], 4) == [8, 9, 5, 6]
     assert PromptLookup(4).propose([1, 2, 3], 4) == []
     plain_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1)
     spec_engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, speculative="both",

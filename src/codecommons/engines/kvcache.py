@@ -31,6 +31,9 @@ import time
 from dataclasses import dataclass, field
 
 
+MIN_REUSE = 32  # tokens of reuse that make a slot the one to take
+
+
 @dataclass
 class Slot:
     id: int  # the llama.cpp sequence id
@@ -104,7 +107,10 @@ class SlotTable:
             if slot.busy:
                 continue
             plan = plan_reuse(slot, prompt, min_chunk)
-            rank = (plan.n_reused, bool(key) and slot.key == key, -slot.last_used)
+            # A few shared tokens (the FIM sentinel, BOS, a license header) are not worth
+            # another document's cache: below MIN_REUSE the least recently used slot goes.
+            worth = plan.n_reused if plan.n_reused >= MIN_REUSE else 0
+            rank = (worth, bool(key) and slot.key == key, -slot.last_used)
             if best is None or rank > best[0]:
                 best = (rank, plan)
         if best is None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 LOOKUP_MAX_NGRAM = 4
-LOOKUP_MIN_NGRAM = 2
+LOOKUP_MIN_NGRAM = 3  # 2-grams of code (", ", "):\n") match everywhere and mostly mislead
 LOOKUP_WINDOW = 4096  # context tokens searched
 DRAFT_K = 6
 DRAFT_SYNC_MAX = 64  # context tokens a draft model may evaluate to catch up, per step

@@ -131,7 +131,9 @@ async def info(request: Request) -> dict:
             "max_stop_sequences": tgi.MAX_STOP, "max_input_tokens": st.engine.n_ctx - 1,
             "max_total_tokens": st.engine.n_ctx, "max_top_n_tokens": tgi.MAX_TOP_N_TOKENS,
             "validation_workers": 1, "version": __version__, "router": "codecommons",
-            "license": spec.license, "family": spec.family}
+            "license": spec.license, "family": spec.family,
+            "slots": st.engine.max_concurrency,
+            "fim_context_tokens": st.generation.infill.context_tokens or st.engine.n_ctx}
 
 
 @router.get("/health")
