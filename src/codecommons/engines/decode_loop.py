@@ -5,12 +5,13 @@ batch per step).
 Each step builds one batch:
   * every request that is generating adds its last sampled token (one token each:
     requests on different cache slots are decoded together);
-  * at most one request adds a chunk of its prompt. The request with the fewest
-    prompt tokens left goes first, so a keystroke in a warm editor is not stuck
-    behind another editor's cold file; a prompt that has waited longer than
-    `STARVE_S` goes first regardless, so a cold file still opens. While others are
-    generating, a prompt chunk is small (`SHARED_CHUNK` tokens), so their tokens are
-    not held up for long; alone, it is a whole batch.
+  * every short prompt left (a keystroke in a warm document: at most SHORT_PREFILL
+    tokens to evaluate) goes in whole, so an editor that types is never stuck behind
+    another editor's cold file;
+  * one long prompt (a file just opened) adds a chunk: alone, a whole batch; beside
+    other requests, SHARED_CHUNK tokens, and only while long prompts have had less
+    than LONG_SHARE of the recent engine time, so the others slow down by at most
+    that share and the cold file still opens.
 Cancellation (client gone, request superseded, shutdown) is checked every step, so a
 long prefill stops within one chunk. A request's slot keeps what was evaluated, so a
 cancelled or finished request's prompt is still there for the next one.
@@ -37,8 +38,10 @@ from codecommons.engines.sampling import Sampler, log_softmax, top_logprobs
 
 log = logging.getLogger("codecommons.engines")
 
-SHARED_CHUNK = 64  # prompt tokens per step while other requests are generating
-STARVE_S = 1.0  # a prompt waiting longer than this is evaluated before shorter ones
+SHORT_PREFILL = 32  # a prompt with at most this many tokens left goes in whole, every step
+SHARED_CHUNK = 32  # tokens of a long prompt per step while other requests are active
+LONG_SHARE = 0.3  # of recent engine time, at most this on long prompts while others wait
+TIME_DECAY = 0.9  # per step, for the engine-time shares
 PROMPT_LOGPROB_CHUNK = 64  # prompt chunk when every prompt token needs logits (memory)
 SPEC_START_K, SPEC_MAX_K, SPEC_PAUSE = 2, 16, 8  # adaptive draft length (DecodeLoop._adapt)
 _END = object()
@@ -91,6 +94,7 @@ class DecodeLoop:
         self.proposer = proposer
         self.batch = lib.llama_batch_init(n_batch, 0, 1)
         self.drafted = self.accepted = 0  # speculative tokens proposed / kept (metrics, tests)
+        self._busy_time = self._long_time = 0.0  # see _account
         self.waiting: list[Request] = []
         self.active: list[Request] = []
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -182,35 +186,55 @@ class DecodeLoop:
     # -- one step ----------------------------------------------------------------
     def _step(self) -> None:
         decoders = [r for r in self.active if r.last is not None]
-        prefill = self._pick_prefill(bool(decoders))
+        prefills = self._pick_prefills(decoders)
         entries: list[tuple[Request, int, int, bool]] = []  # (req, token, pos, logits)
         for r in decoders:
             pos = len(r.slot.tokens)
             r.draft = self._draft(r) if self.proposer is not None else []
             for i, t in enumerate([r.last, *r.draft]):
                 entries.append((r, t, pos + i, True))
-        if prefill is not None and len(entries) >= self.n_batch:
-            prefill = None  # the batch is full of generating requests: next step
-        if prefill is not None:
-            r = prefill
-            size = PROMPT_LOGPROB_CHUNK if r.params.prompt_logprobs else (
-                SHARED_CHUNK if decoders else self.n_batch)
+        chunked = []
+        for r, size in prefills:
             size = min(size, self.n_batch - len(entries), len(r.ids) - r.n_done)
+            if size <= 0:
+                continue  # the batch is full: next step
+            chunked.append(r)
             for i in range(r.n_done, r.n_done + size):
                 want = i == len(r.ids) - 1 or r.params.prompt_logprobs
                 entries.append((r, r.ids[i], i, want))
+        t0 = time.monotonic()
         self._decode(entries)
-        self._collect(entries, decoders, prefill)
+        long_step = any(len(r.ids) - r.n_done > SHORT_PREFILL for r in chunked)
+        self._account(time.monotonic() - t0, long_step)
+        self._collect(entries, decoders, chunked)
 
-    def _pick_prefill(self, others_decoding: bool) -> Request | None:
+    def _pick_prefills(self, decoders: list[Request]) -> list[tuple[Request, int]]:
+        """Which prompts advance this step, and by how many tokens. Short ones (a
+        keystroke in a warm document) all do, whole: they are what an editor waits for.
+        Of the long ones (a file just opened), one: alone, a whole batch; beside other
+        requests, a small chunk, and only while long prompts have had less than
+        LONG_SHARE of recent engine time, so they cannot hold other editors up for
+        long, yet always progress."""
         pending = [r for r in self.active if r.prefilling]
-        if not pending:
-            return None
-        now = time.monotonic()
-        starved = [r for r in pending if now - r.arrived > STARVE_S]
-        if starved:
-            return min(starved, key=lambda r: r.arrived)
-        return min(pending, key=lambda r: (len(r.ids) - r.n_done, r.arrived))
+        short = [r for r in pending if r.params.prompt_logprobs is False
+                 and len(r.ids) - r.n_done <= SHORT_PREFILL]
+        out = [(r, SHORT_PREFILL) for r in short]
+        long = [r for r in pending if r not in short]
+        if not long:
+            return out
+        r = min(long, key=lambda r: (len(r.ids) - r.n_done, r.arrived))
+        size = PROMPT_LOGPROB_CHUNK if r.params.prompt_logprobs else self.n_batch
+        if decoders or short:
+            if self._long_time >= LONG_SHARE * max(self._busy_time, 1e-9):
+                return out
+            size = min(size, SHARED_CHUNK)
+        return out + [(r, size)]
+
+    def _account(self, dt: float, long_step: bool) -> None:
+        """Recent engine time, and the part spent on steps with a long prompt's chunk
+        (exponentially decayed: about the last few seconds count)."""
+        self._busy_time = self._busy_time * TIME_DECAY + dt
+        self._long_time = self._long_time * TIME_DECAY + (dt if long_step else 0.0)
 
     def _draft(self, r: Request) -> list[int]:
         if not r.sampler.greedy or r.sampler.uses_history or r.params.logit_bias or r.params.logprobs is not None:
@@ -260,10 +284,9 @@ class DecodeLoop:
         ptr = self.lib.llama_get_logits_ith(self.ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
-    def _collect(self, entries, decoders: list[Request], prefill: Request | None) -> None:
+    def _collect(self, entries, decoders: list[Request], prefills: list[Request]) -> None:
         index = {(id(r), pos): i for i, (r, _, pos, want) in enumerate(entries) if want}
-        if prefill is not None:
-            r = prefill
+        for r in prefills:
             start = r.n_done
             r.n_done = start + sum(1 for e in entries if e[0] is r)
             if r.params.prompt_logprobs:
