@@ -102,24 +102,28 @@ def run_task_program(task_name: str, completion: str, mode: str) -> ExecutionRes
                        tools=task.tools, ro_binds=tuple(task.host_files))
 
 
-@needs.task(TASKS["multipl-e-js"])
-@pytest.mark.xfail(strict=True, reason=(
-    "the shipped prompts/humaneval-*-reworded.jsonl (upstream commit 3c9a62a / f9b4ccd) lost "
-    "the comment marker on every docstring line after the first, so prompt + completion does "
-    "not parse and every base-mode MultiPL-E sample fails in all five languages; upstream's "
-    "prompts/humaneval-*-reworded.json (commit 0e0f33b) and the hub dataset have the markers"))
-def test_base_mode_prompt_plus_completion_runs():
-    res = run_task_program("multipl-e-js", "  return string.length;\n}\n", "base")
+# HumanEval_23_strlen in each language: a base completion (the body after the prompt)
+# and an instruct answer (the whole function)
+STRLEN = {
+    "js": ("  return string.length;\n}\n", "function strlen(string){\n  return string.length;\n}\n"),
+    "java": ("        return (long)string.length();\n",
+             "public static long strlen(String string) {\n    return (long)string.length();\n}\n"),
+    "cpp": ("    return string.size();\n",
+            "long string_length(std::string string) {\n    return string.size();\n}\n"),
+    "rs": ("    string.len() as isize\n", "fn strlen(string: String) -> isize {\n    string.len() as isize\n}\n"),
+    "sh": ("    echo ${#1}\n", "strlen() {\n    echo ${#1}\n}\n"),
+}
+
+
+@pytest.mark.parametrize("lang", [pytest.param(lang, marks=needs.task_marks(TASKS[f"multipl-e-{lang}"]))
+                                  for lang in STRLEN])
+def test_base_and_instruct_programs_run_in_every_language(lang):
+    """The shipped prompts lost their docstring's comment markers after the first line
+    (the loader restores them, so prompt + completion parses), and in C++, Java, Rust
+    and Bash the tests begin with the function's closing brace (a whole-function answer's
+    own is dropped, the prompt's #include/import lines kept)."""
+    base, whole = STRLEN[lang]
+    res = run_task_program(f"multipl-e-{lang}", base, "base")
     assert res.status == "passed", res
-
-
-@needs.task(TASKS["multipl-e-cpp"])
-@pytest.mark.xfail(strict=True, reason=(
-    "MultiPL-E's C++/Java/Rust/Bash tests begin with the function's closing brace (base "
-    "completions stop before it), so an instruct answer defining the whole function gets one "
-    "brace too many, and replacing the prompt drops its #include/import lines: it never "
-    "compiles"))
-def test_instruct_whole_function_runs_for_brace_languages():
-    answer = "long string_length(std::string string) {\n    return string.size();\n}\n"
-    res = run_task_program("multipl-e-cpp", answer, "instruct")
+    res = run_task_program(f"multipl-e-{lang}", whole, "instruct")
     assert res.status == "passed", res

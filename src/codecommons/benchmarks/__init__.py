@@ -127,8 +127,33 @@ def mbpp(path: str | Path | None = None) -> list[dict]:
     return [r for r in rows if r["task_id"] in MBPP_TEST_SPLIT]
 
 
+COMMENT_MARKERS = {"js": "//", "java": "//", "cpp": "//", "rs": "///", "sh": "#"}
+
+
 def multipl_e(language: str, path: str | Path | None = None) -> list[dict]:
-    return _jsonl(data_file(f"multipl-e/humaneval-{language}-reworded.jsonl", path))
+    """MultiPL-E's reworded prompts, with the comment markers restored: in the shipped
+    copy every docstring line after the first lost its marker (upstream's
+    prompts/*.json have them), so a base-mode prompt + completion would not parse."""
+    rows = _jsonl(data_file(f"multipl-e/humaneval-{language}-reworded.jsonl", path))
+    for r in rows:
+        r["prompt"] = restore_comment_markers(r["prompt"], COMMENT_MARKERS[language])
+    return rows
+
+
+def restore_comment_markers(prompt: str, marker: str) -> str:
+    """Prefix the lines of the prompt's doc comment that lack the comment marker: from
+    the first line that starts with it to the signature (the prompt's last line),
+    with the first line's indentation."""
+    lines = prompt.split("\n")
+    first = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith(marker)), None)
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)  # the signature
+    if first is None:
+        return prompt
+    indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+    for i in range(first + 1, last):
+        if not lines[i].lstrip().startswith(marker):
+            lines[i] = f"{indent}{marker} {lines[i]}".rstrip() if lines[i].strip() else f"{indent}{marker}"
+    return "\n".join(lines)
 
 
 def santacoder_fim(language: str, path: str | Path | None = None) -> list[dict]:

@@ -57,9 +57,31 @@ class MultiPLE(Task):
 
     def program(self, p: Problem, completion: str, mode: str) -> Program:
         file_name, _, command = RUNNERS[self.language]
-        code = completion if mode == "instruct" and self.defines(p, completion) \
-            else p.prompt + completion
+        if mode == "instruct" and self.defines(p, completion):
+            code = self.whole_function(p, completion)
+        else:
+            code = p.prompt + completion
         return Program({file_name: f"{code}\n{p.tests}"}, ["sh", "-c", command])
+
+    def whole_function(self, p: Problem, answer: str) -> str:
+        """An instruct answer that writes the whole function, made to fit MultiPL-E's
+        tests: in C++, Java, Rust and Bash the tests begin with the function's closing
+        brace (a base completion stops before it), so the answer's own is dropped (for a
+        Java answer that wraps the method in a class, the class's too); the prompt's
+        preamble (#include, imports, Java's `class Problem {`) is kept."""
+        if not p.tests.lstrip().startswith("}"):
+            return answer
+        body = answer.rstrip()
+        whole_class = self.language == "java" and re.search(r"^\s*(public\s+)?class\s+\w+", body, re.M)
+        for _ in range(2 if whole_class else 1):
+            if body.endswith("}"):
+                body = body[:-1].rstrip()
+        lines = p.prompt.split("\n")
+        marker = benchmarks.COMMENT_MARKERS[self.language]
+        start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith(marker)
+                      and not ln.startswith("#!")), len(lines))
+        preamble = [ln for ln in lines[:start] if not (whole_class and ln.lstrip().startswith("class "))]
+        return "\n".join(preamble) + "\n" + body + "\n"
 
     def defines(self, p: Problem, code: str) -> bool:
         """An answer that repeats the signature replaces the prompt (compared
