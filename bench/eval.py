@@ -46,7 +46,7 @@ from report import machine_info, write_section  # noqa: E402
 
 from codecommons.eval import sandbox
 from codecommons.eval.execute import execute
-from codecommons.eval.metrics import mean_pass_at_k
+from codecommons.metrics import mean_pass_at_k
 from codecommons.eval.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[1]

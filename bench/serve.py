@@ -259,10 +259,12 @@ def decode_speed(base: str, repeats: int = 3) -> tuple[float, str]:
     body = {"prompt": decode_prompt(), "n_predict": 128, "temperature": 0, "ignore_eos": True,
             "stream": True, "cache_prompt": True}
     rates, text = [], ""
-    with httpx.Client(timeout=600) as c:
-        for r in range(repeats + 1):
-            t_first = t_last = None
-            n, parts = 0, []
+    for r in range(repeats + 1):
+        t_first = t_last = None
+        n, parts = 0, []
+        # A fresh connection per run: llama-server closes a kept-alive connection after
+        # a stream, and a pooled client would send the next request into it.
+        with httpx.Client(timeout=600) as c:
             with c.stream("POST", base + "/completion", json=body) as resp:
                 resp.raise_for_status()
                 for line in resp.iter_lines():
@@ -400,13 +402,26 @@ def main() -> int:
     import llama_cpp
 
     info = machine_info({"llama-cpp-python": llama_cpp.__version__, "model file": Path(path).name})
-    r = {"ours": measure_server("ours", lambda p: ours_cmd(a.model, p), a.steps, True, a.model),
-         "theirs": measure_server("llama-server", lambda p: theirs_cmd(binary, path, p), a.steps, False,
-                                  a.model)}
-    r["speculative"] = speculative_study(a.model, a.draft_model)
-    r["agreement"] = reuse_agreement(a.model, a.steps, r["ours"]["traces"]["window"])
+    # Each phase's result is kept in --json as soon as it is measured, so a run that dies
+    # (or is stopped) resumes at the next phase with the same model, steps and commit.
+    key = {"model": a.model, "steps": a.steps, "commit": info.get("git commit")}
+    r = json.loads(a.json.read_text()) if a.json.exists() else {}
+    if r.get("key") != key:
+        r = {"key": key}
+    phases = {
+        "ours": lambda: measure_server("ours", lambda p: ours_cmd(a.model, p), a.steps, True, a.model),
+        "theirs": lambda: measure_server("llama-server", lambda p: theirs_cmd(binary, path, p), a.steps,
+                                         False, a.model),
+        "speculative": lambda: speculative_study(a.model, a.draft_model),
+        "agreement": lambda: reuse_agreement(a.model, a.steps, r["ours"]["traces"]["window"]),
+    }
     OUT.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(r, indent=1, default=str))
+    for phase, measure in phases.items():
+        if phase in r:
+            log(f"{phase}: measured already ({a.json}), kept")
+            continue
+        r[phase] = measure()
+        a.json.write_text(json.dumps(r, indent=1, default=str))
     text = report(a, r, info, (time.time() - t0) / 60)
     write_section(a.out, f"<!-- bench/serve.py {a.model} -->", f"<!-- end bench/serve.py {a.model} -->", text)
     print(text)

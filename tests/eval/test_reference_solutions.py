@@ -11,7 +11,7 @@ import json
 import pytest
 
 from codecommons.eval.execute import execute
-from codecommons.eval.metrics import mean_pass_at_k
+from codecommons.metrics import mean_pass_at_k
 from codecommons.eval.tasks import get_task
 from tests.eval import needs
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codecommons.eval.execute import execute
-from codecommons.eval.metrics import code_identifiers, edit_similarity, identifier_match, line_exact_match
+from codecommons.metrics import code_identifiers, edit_similarity, identifier_match, line_exact_match
 from codecommons.eval.score import score
 from codecommons.eval.tasks import TASKS, get_task
 from codecommons.eval.tasks.repo_completion import RepoSettings, cross_file_uses, project_root

@@ -8,6 +8,7 @@ the KV cache across requests (longest common token prefix, `DynamicCache.crop`).
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Iterator
 
@@ -41,6 +42,11 @@ class TransformersEngine(Engine):
         self.model.to(self.device).eval()
         super().__init__(spec, n_ctx or spec.context_length or 2048)
         self._cache = None
+        # transformers 5.x renamed the forward argument and output field
+        # `past_key_values` to `cache` (the old name warns, and goes in 5.40); 4.x
+        # knows only the old one.
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
         self._cached_ids: list[int] = []  # tokens whose keys/values are in self._cache
         gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
         gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
@@ -119,8 +125,8 @@ class TransformersEngine(Engine):
                 return
             with torch.inference_mode():
                 out = self.model(input_ids=torch.tensor([pending], device=self.device),
-                                 past_key_values=self._cache, use_cache=True)
-            self._cache = out.past_key_values
+                                 **{self._cache_kwarg: self._cache}, use_cache=True)
+            self._cache = getattr(out, self._cache_kwarg)
             self._cached_ids += pending
             if step == 0 and params.prompt_logprobs:
                 lps = torch.log_softmax(out.logits[0].float(), dim=-1).cpu().numpy()  # (T, V)

@@ -1,7 +1,7 @@
 """Stage 3: results.jsonl -> report.json, report.md and a PNG chart.
 
 report.json holds pass@k for every k in {1, 10, 100} that n allows (unbiased
-estimator, eval/metrics.py) or the exact-match rate, the per-problem results, the
+estimator, metrics.py) or the exact-match rate, the per-problem results, the
 sampling configuration, the model id and weight hash, and the git commit.
 """
 
@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from codecommons.eval.samples import read_jsonl
-from codecommons.eval.metrics import mean_pass_at_k
+from codecommons.metrics import mean_pass_at_k
 
 
 def score(task, results_path: Path, out_dir: Path, meta: dict) -> dict:

@@ -20,16 +20,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from codecommons.metrics import exact_match
 from codecommons.tokenizer.fim import FimTemplate, fit_to_budget
-
-
-def exact_match(prediction: str, reference: str) -> bool:
-    """SantaCoder's single-line metric: equal after stripping surrounding blanks.
-
-    The same function as eval/metrics.py's `exact_match`, which another stage may
-    not import. TODO: move it to a shared module below the stages (e.g.
-    codecommons/metrics.py) and import it from there in both."""
-    return prediction.strip() == reference.strip()
 
 
 @dataclass

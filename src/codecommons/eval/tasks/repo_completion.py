@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from codecommons.eval.metrics import edit_similarity, identifier_match, line_exact_match
+from codecommons.metrics import edit_similarity, identifier_match, line_exact_match
 from codecommons.eval.tasks.base import Problem, RepoContext, Task
 from codecommons.repocontext import Chunk, RepoIndex, context_files, select_context
 from codecommons.repocontext.modules import ModuleRef

@@ -10,7 +10,7 @@ machine-learning restriction: evaluation only), shipped in codecommons/benchmark
 from __future__ import annotations
 
 from codecommons import benchmarks
-from codecommons.eval.metrics import exact_match
+from codecommons.metrics import exact_match
 from codecommons.eval.tasks.base import Problem, Task
 
 _CITATION = """@article{allal2023santacoder,

