@@ -3,6 +3,7 @@
 
     python bench/serve.py                                 # 0.5B, ~20 min on 2 cores
     python bench/serve.py --model qwen2.5-coder-1.5b      # ~50 min
+    python bench/serve.py --model qwen2.5-coder-1.5b --steps 20   # ~35 min
     python bench/serve.py --quick                         # 12 requests a trace (smoke)
     LLAMA_SERVER=/path/to/llama-server python bench/serve.py   # an existing build
 
@@ -340,7 +341,7 @@ def reuse_agreement(model: str, steps: int, default: list[dict]) -> dict:
 def report(a, r: dict, info: dict, minutes: float) -> str:
     ours, theirs = r["ours"], r["theirs"]
     lines = [f"## `commons serve` under editor traffic — {a.model}", "",
-             f"Command: `python bench/serve.py --model {a.model}{' --quick' if a.quick else ''}` "
+             f"Command: `python bench/serve.py --model {a.model}{f' --steps {a.steps}' if a.steps != 40 else ''}` "
              f"(took {minutes:.0f} min). Anchor: llama.cpp's C++ `llama-server` built from "
              f"llama-cpp-python {LLAMA_CPP_PYTHON}'s sdist, `{' '.join(theirs_cmd('llama-server', 'MODEL', 0)[3:])}`"
              .replace(" --port 0", ""), "", *machine_table(info), "",
@@ -392,10 +393,12 @@ def main() -> int:
     ap.add_argument("--draft-model", default="qwen2.5-coder-0.5b",
                     help="draft for the speculative study (its draft modes are skipped when it is --model)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="requests per trace (default 40; --quick 12): the 1.5B's llama-server runs ~15 s each")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     ap.add_argument("--json", type=Path, default=OUT / "serve.json")
     a = ap.parse_args()
-    a.steps = 12 if a.quick else 40
+    a.steps = a.steps or (12 if a.quick else 40)
     t0 = time.time()
     binary = llama_server()
     path = model_path(a.model)
