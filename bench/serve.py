@@ -32,6 +32,7 @@ The results replace this model's section of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -380,6 +381,8 @@ def report(a, r: dict, info: dict, minutes: float) -> str:
                   f"(`--cache-reuse 0`) on the window trace: {g['same']} of {g['n']} completions "
                   f"identical; with exact reuse only p50 {g['exact']['p50']:.0f} ms, p95 "
                   f"{g['exact']['p95']:.0f} ms, {g['exact']['evaluated']:.0f} tokens evaluated per request."]
+    lines += ["", f"Measured: ours {r.get('ours_measured', '-')}; llama-server {r.get('theirs_measured', '-')} "
+              "(its figures are kept while its binary, the model, the steps and the traces are unchanged)."]
     lines += ["", f"Peak RSS: ours {ours['rss']:.0f} MiB, llama-server {theirs['rss']:.0f} MiB. "
               f"Our FIM prompts were capped at {ours.get('budget')} tokens (measured prefill speed x "
               f"5 s, `--fim-context-tokens 0`); llama-server's /infill takes at most 3/4 of its batch "
@@ -407,10 +410,16 @@ def main() -> int:
     info = machine_info({"llama-cpp-python": llama_cpp.__version__, "model file": Path(path).name})
     # Each phase's result is kept in --json as soon as it is measured, so a run that dies
     # (or is stopped) resumes at the next phase with the same model, steps and commit.
+    # llama-server's figures do not depend on our code: they are kept while the binary,
+    # the model, the steps and the traces are the same.
     key = {"model": a.model, "steps": a.steps, "commit": info.get("git commit")}
-    r = json.loads(a.json.read_text()) if a.json.exists() else {}
-    if r.get("key") != key:
-        r = {"key": key}
+    theirs_key = {"model": a.model, "steps": a.steps, "binary": binary,
+                  "traces": hashlib.sha256(Path(et.__file__).read_bytes()).hexdigest()}
+    old = json.loads(a.json.read_text()) if a.json.exists() else {}
+    r = old if old.get("key") == key else {"key": key}
+    if old.get("theirs_key") == theirs_key and "theirs" in old:
+        r["theirs"], r["theirs_measured"] = old["theirs"], old.get("theirs_measured", "-")
+    r["theirs_key"] = theirs_key
     phases = {
         "ours": lambda: measure_server("ours", lambda p: ours_cmd(a.model, p), a.steps, True, a.model),
         "theirs": lambda: measure_server("llama-server", lambda p: theirs_cmd(binary, path, p), a.steps,
@@ -424,6 +433,7 @@ def main() -> int:
             log(f"{phase}: measured already ({a.json}), kept")
             continue
         r[phase] = measure()
+        r[f"{phase}_measured"] = f"{time.strftime('%Y-%m-%d %H:%M')}, commit {info.get('git commit')}"
         a.json.write_text(json.dumps(r, indent=1, default=str))
     text = report(a, r, info, (time.time() - t0) / 60)
     write_section(a.out, f"<!-- bench/serve.py {a.model} -->", f"<!-- end bench/serve.py {a.model} -->", text)

@@ -136,3 +136,29 @@ def test_a_sliding_window_keeps_the_cache(gguf_spec):
             assert evaluated[0] > 40 and max(evaluated[2:]) <= 16, (window, budget, evaluated)
     finally:
         engine.close()
+
+
+def test_edits_below_the_cursor_keep_the_cache_up_to_the_edit(gguf_spec):
+    """The user types a line, then edits a line below the cursor, in a file cut to the
+    context budget: the prefix keeps its cut and the suffix is fitted again, so the
+    prompt's start stays put and even exact prefix reuse (`cache_reuse=0`) re-evaluates
+    only from the edit on, not the whole prompt."""
+    from codecommons.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=1, cache_reuse=0)
+    try:
+        gen = Generation(engine, fim_context_tokens=200)
+        prefix = "".join(f"v{i} = f({i})\n" for i in range(100))
+        below = [f"w{i} = g({i})\n" for i in range(12)]
+        evaluated, n_prompt = [], []
+        for k in range(5):  # (a sixth line would fill the budget: a new cut)
+            prefix += f"x{k} = h({k})\n"  # a line typed at the cursor
+            below[2] = f"w2 = g({k} * 7)\n"  # and an edit below it
+            prep = gen.prepare_completion(prefix + "y", "\n" + "".join(below), 4, [])
+            list(gen.run(prep, SamplingParams(max_tokens=4, temperature=0), threading.Event()))
+            evaluated.append(engine.last_prompt.n_evaluated)
+            n_prompt.append(engine.last_prompt.n_prompt)
+        assert evaluated[0] == n_prompt[0] and min(n_prompt) > 120
+        assert max(evaluated[1:]) <= 60, (evaluated, n_prompt)  # the suffix from the edit, the tail
+    finally:
+        engine.close()

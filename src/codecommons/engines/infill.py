@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from codecommons.engines.stopping import InfillContext, StopChecker
-from codecommons.tokenizer.fim import ContextFile, FimTemplate, Segment, fit_to_budget
+from codecommons.tokenizer.fim import ContextFile, FimTemplate, Segment, fit_to_budget, keep_lines
 
 MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
 FIM_OVERHEAD_TOKENS = 8  # sentinels and BOS
@@ -153,10 +153,20 @@ class InfillBuilder:
         if layout is not None:
             with layout.lock:
                 anchor, (cut_suffix, fitted_suffix) = layout.anchor, layout.cut_suffix
-            at = _line_start_of(prefix, anchor) if anchor and suffix == cut_suffix else -1
+            at = _line_start_of(prefix, anchor) if anchor else -1
             if at >= 0:
                 rest = prefix[at:]
-                if count(rest) + count(fitted_suffix) <= budget:
+                n_rest = count(rest)
+                if suffix != cut_suffix:
+                    # An edit below the cursor: the suffix is fitted again (up to the
+                    # share it had, or what the sticky fill leaves) and the prefix keeps
+                    # its start, so the cache still holds everything up to the edit.
+                    allowance = max(count(fitted_suffix), int(budget * STICKY_FILL) - n_rest)
+                    fitted_suffix = keep_lines(suffix, min(allowance, budget - n_rest), count,
+                                               from_front=True)
+                if n_rest + count(fitted_suffix) <= budget:
+                    with layout.lock:
+                        layout.cut_suffix = (suffix, fitted_suffix)
                     return rest, fitted_suffix
         if count(prefix) + count(suffix) <= budget:
             return prefix, suffix
@@ -165,7 +175,9 @@ class InfillBuilder:
         fitted_prefix, fitted_suffix = fit_to_budget(prefix, suffix, int(budget * STICKY_FILL), count)
         if layout is not None:
             with layout.lock:
-                layout.anchor = fitted_prefix[:ANCHOR_CHARS] if len(fitted_prefix) < len(prefix) else ""
+                # The anchor never reaches into the cursor's line, which typing changes.
+                n_anchor = min(ANCHOR_CHARS, fitted_prefix.rfind("\n") + 1)
+                layout.anchor = fitted_prefix[:n_anchor] if len(fitted_prefix) < len(prefix) else ""
                 layout.cut_suffix = (suffix, fitted_suffix)
         return fitted_prefix, fitted_suffix
 

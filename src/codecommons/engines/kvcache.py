@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 
 
 MIN_REUSE = 32  # tokens of reuse that make a slot the one to take
+# Min tokens of a chunk reused at a new position. llama.vscode advises 256 for its
+# 8k-token prompts; with the interactive FIM budget on a small CPU (512 tokens), a
+# re-cut after typing keeps a shared run of ~250 tokens, which 256 would throw away.
+DEFAULT_CACHE_REUSE = 64
 
 
 @dataclass

@@ -24,13 +24,12 @@ from typing import Iterator
 
 from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.decode_loop import DecodeLoop, Request, tokens
-from codecommons.engines.kvcache import SlotTable
+from codecommons.engines.kvcache import DEFAULT_CACHE_REUSE, SlotTable
 from codecommons.engines.sampling import Sampler
 from codecommons.models.registry import ModelSpec
 from codecommons.tokenizer.fim import Segment
 
 DEFAULT_N_CTX = 8192  # per slot: enough for editor context
-DEFAULT_CACHE_REUSE = 256  # min tokens of a chunk reused at a new position (llama.vscode's advice)
 SPECULATIVE = ("off", "lookup", "draft", "both")
 
 

@@ -25,11 +25,12 @@ import sys
 from dataclasses import dataclass
 
 from codecommons.config import add_arguments, field, from_args
+from codecommons.engines.kvcache import DEFAULT_CACHE_REUSE
+from codecommons.models.embedded import EmbeddedModelError
+from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
 
 FIM_COLD_START_S = 5.0  # prefill time a cold FIM prompt may take (--fim-context-tokens 0)
 SPECULATIVE = ("off", "lookup", "draft", "both")
-from codecommons.models.embedded import EmbeddedModelError
-from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
 
 
 @dataclass
@@ -64,7 +65,7 @@ class ServeConfig:
     slots: int = field(4, "cache slots: documents (editors, files) whose KV cache is kept at once")
     kv_cache_mib: int = field(1024, "memory bound of the KV cache, all slots together, in MiB "
                                     "(slots x n-ctx is reduced to fit; 0: no bound)")
-    cache_reuse: int = field(256, "reuse cached chunks of at least this many tokens at new "
+    cache_reuse: int = field(DEFAULT_CACHE_REUSE, "reuse cached chunks of at least this many tokens at new "
                                   "positions (KV shift, as llama.cpp's --cache-reuse; 0: prefix only)")
     speculative: str = field("lookup", "speculative decoding for greedy requests: off | lookup "
                                        "(n-grams of the prompt) | draft | both (needs --draft-model)")

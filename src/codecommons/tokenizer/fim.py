@@ -224,13 +224,13 @@ def fit_to_budget(prefix: str, suffix: str, budget: int,
     if n_pre + n_suf <= budget:
         return prefix, suffix
     suf_budget = max(budget - min(n_pre, int(budget * prefix_share)), 0)
-    suffix = _keep_lines(suffix, suf_budget, count_tokens, from_front=True)
+    suffix = keep_lines(suffix, suf_budget, count_tokens, from_front=True)
     pre_budget = budget - count_tokens(suffix)
-    prefix = _keep_lines(prefix, pre_budget, count_tokens, from_front=False)
+    prefix = keep_lines(prefix, pre_budget, count_tokens, from_front=False)
     return prefix, suffix
 
 
-def _keep_lines(text: str, budget: int, count_tokens: Callable[[str], int], from_front: bool) -> str:
+def keep_lines(text: str, budget: int, count_tokens: Callable[[str], int], from_front: bool) -> str:
     """Longest run of whole lines from one end of `text` that fits `budget` tokens."""
     lines = text.splitlines(keepends=True)
     if not from_front:
