@@ -377,7 +377,7 @@ def report(a, r: dict, info: dict, minutes: float) -> str:
                   for s in r["speculative"]]
     if r.get("agreement"):
         g = r["agreement"]
-        lines += ["", f"KV-shift reuse (`--cache-reuse 256`, the default) against exact prefix reuse only "
+        lines += ["", f"KV-shift reuse (`--cache-reuse`, default 64 tokens) against exact prefix reuse only "
                   f"(`--cache-reuse 0`) on the window trace: {g['same']} of {g['n']} completions "
                   f"identical; with exact reuse only p50 {g['exact']['p50']:.0f} ms, p95 "
                   f"{g['exact']['p95']:.0f} ms, {g['exact']['evaluated']:.0f} tokens evaluated per request."]

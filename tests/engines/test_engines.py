@@ -162,3 +162,25 @@ def test_edits_below_the_cursor_keep_the_cache_up_to_the_edit(gguf_spec):
         assert max(evaluated[1:]) <= 60, (evaluated, n_prompt)  # the suffix from the edit, the tail
     finally:
         engine.close()
+
+
+def test_editors_that_do_not_name_their_document_keep_their_own_layout(gguf_spec):
+    """Three editors sending /infill without a path (llama.vscode), interleaved, each in
+    a file cut to the context budget: each finds its own layout again by its prefix, so
+    each keeps its cut and its cache slot."""
+    from codecommons.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine(gguf_spec, n_threads=1, slots=3, cache_reuse=0)
+    try:
+        gen = Generation(engine, fim_context_tokens=200)
+        files = {name: "".join(f"{name}{i} = f({i})\n" for i in range(100)) for name in "abc"}
+        evaluated = []
+        for k in range(4):
+            for name in "abc":
+                files[name] += f"{name}x{k} = h({k})\n"
+                prep = gen.prepare_completion(files[name] + "y", "\nend()\n", 4, [])
+                list(gen.run(prep, SamplingParams(max_tokens=4, temperature=0), threading.Event()))
+                evaluated.append(engine.last_prompt.n_evaluated)
+        assert min(evaluated[:3]) > 100 and max(evaluated[3:]) <= 20, evaluated
+    finally:
+        engine.close()

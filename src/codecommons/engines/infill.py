@@ -42,6 +42,8 @@ MAX_TAIL_CHARS = 2048  # past this the tail is folded back into the head
 FIM_OVERHEAD_TOKENS = 8  # sentinels and BOS
 STICKY_FILL = 0.85  # a cut file is filled to this share of the budget, so typing keeps the cut
 ANCHOR_CHARS = 200  # characters that find the kept text's start again in the next prefix
+PROBE_CHARS = 64  # the lines before the cursor that find an unnamed document's layout again
+MIN_CLAIM_CHARS = 16  # fewer characters say too little about which document it is
 
 
 class PromptError(ValueError):
@@ -86,7 +88,20 @@ class Layout:
     suffix: str | None = None
     anchor: str = ""  # the first characters of the last cut prefix (where the kept text starts)
     cut_suffix: tuple[str | None, str] = (None, "")  # (suffix, its fitted form)
+    probe: str = ""  # the last whole lines before the cursor's line in the last prompt
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def claims(self, prefix: str) -> bool:
+        """Whether `prefix` continues the document this layout was made for: its cut's
+        anchor starts a line of it, or the last lines before the cursor of the previous
+        prompt are in it (typing and sliding windows keep them). For requests that do
+        not name their document (llama.cpp's /infill from llama.vscode): several
+        editors' layouts must not overwrite each other."""
+        with self.lock:
+            anchor, probe = self.anchor, self.probe
+        if anchor and _line_start_of(prefix, anchor) >= 0:
+            return True
+        return len(probe) >= MIN_CLAIM_CHARS and probe in prefix
 
 
 class InfillBuilder:
@@ -197,7 +212,17 @@ class InfillBuilder:
                     and len(prefix) - len(head) <= self.max_tail_chars):
                 head = line_start
             layout.head, layout.suffix = head, suffix
+            layout.probe = _last_lines(line_start, PROBE_CHARS)
         return head, prefix[len(head):]
+
+
+def _last_lines(text: str, n_chars: int) -> str:
+    """The shortest run of whole lines at the end of `text` with >= n_chars characters
+    (all of `text` when it is shorter)."""
+    at = len(text)
+    while at > 0 and len(text) - at < n_chars:
+        at = text.rfind("\n", 0, at - 1) + 1
+    return text[at:]
 
 
 def _line_start_of(text: str, anchor: str) -> int:

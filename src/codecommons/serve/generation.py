@@ -26,6 +26,7 @@ from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import ContextFile, Segment
 
 MAX_LAYOUTS = 64  # documents whose prompt layout is remembered (LRU)
+UNNAMED = "\0unnamed-"  # layout keys of requests that name no document (no client sends a NUL)
 
 
 class RequestError(PromptError):
@@ -83,6 +84,7 @@ class Generation:
         self.infill = InfillBuilder(engine, context_tokens=fim_context_tokens)
         self.fim = self.infill.fim
         self._layouts: collections.OrderedDict[str, Layout] = collections.OrderedDict()
+        self._unnamed = 0
         self._lock = threading.Lock()
 
     # -- preparing ----------------------------------------------------------
@@ -92,10 +94,17 @@ class Generation:
     def check_length(self, n_prompt: int, max_tokens: int) -> None:
         check_length(self.engine.n_ctx, n_prompt, max_tokens)
 
-    def layout(self, document: str) -> Layout:
+    def layout(self, document: str, prefix: str = "") -> Layout:
         """The prompt layout of one document (LRU): typing in one file must not move
-        another file's cut or head."""
+        another file's cut or head. A request that does not name its document gets the
+        most recent unnamed layout that claims its prefix, or a new one."""
         with self._lock:
+            if not document:
+                unnamed = [k for k in reversed(self._layouts) if k.startswith(UNNAMED)]
+                document = next((k for k in unnamed if self._layouts[k].claims(prefix)), "")
+                if not document:
+                    self._unnamed += 1
+                    document = f"{UNNAMED}{self._unnamed}"
             lay = self._layouts.pop(document, None) or Layout()
             self._layouts[document] = lay
             while len(self._layouts) > MAX_LAYOUTS:
@@ -122,7 +131,7 @@ class Generation:
             return Prepared(prompt=segs, n_prompt=n, stops=stops)
         files, repo_name, path = self._repo_context(document, prompt, suffix, files or [])
         p = self.infill.build(prompt, suffix, max_tokens, stops, files,
-                              self.layout(document), repo_name=repo_name, path=path)
+                              self.layout(document, prompt), repo_name=repo_name, path=path)
         return Prepared(prompt=p.segments, n_prompt=p.n_prompt, infill=p.context, stops=p.stops,
                         stop_token_ids=p.stop_token_ids, files=p.files)
 
