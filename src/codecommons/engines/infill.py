@@ -31,6 +31,7 @@ which gives the same prompt as the first keystroke of an editor.
 
 from __future__ import annotations
 
+import collections
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -44,6 +45,8 @@ STICKY_FILL = 0.85  # a cut file is filled to this share of the budget, so typin
 ANCHOR_CHARS = 200  # characters that find the kept text's start again in the next prefix
 PROBE_CHARS = 64  # the lines before the cursor that find an unnamed document's layout again
 MIN_CLAIM_CHARS = 16  # fewer characters say too little about which document it is
+MAX_LAYOUTS = 64  # documents whose prompt layout is remembered (LRU)
+UNNAMED = "\0unnamed-"  # layout keys of requests that name no document (no client sends a NUL)
 
 
 class PromptError(ValueError):
@@ -102,6 +105,32 @@ class Layout:
         if anchor and _line_start_of(prefix, anchor) >= 0:
             return True
         return len(probe) >= MIN_CLAIM_CHARS and probe in prefix
+
+
+class Layouts:
+    """The prompt layouts of recent documents (LRU), so typing in one file never moves
+    another file's cut or head. A request that does not name its document gets the
+    most recent unnamed layout that claims its prefix, or a new one."""
+
+    def __init__(self, max_documents: int = MAX_LAYOUTS) -> None:
+        self.max_documents = max_documents
+        self._layouts: collections.OrderedDict[str, Layout] = collections.OrderedDict()
+        self._unnamed = 0
+        self._lock = threading.Lock()
+
+    def get(self, document: str, prefix: str = "") -> Layout:
+        with self._lock:
+            if not document:
+                unnamed = [k for k in reversed(self._layouts) if k.startswith(UNNAMED)]
+                document = next((k for k in unnamed if self._layouts[k].claims(prefix)), "")
+                if not document:
+                    self._unnamed += 1
+                    document = f"{UNNAMED}{self._unnamed}"
+            lay = self._layouts.pop(document, None) or Layout()
+            self._layouts[document] = lay
+            while len(self._layouts) > self.max_documents:
+                self._layouts.popitem(last=False)
+            return lay
 
 
 class InfillBuilder:

@@ -13,19 +13,16 @@ What the server adds and this does not: attribution against a code index (start
 from __future__ import annotations
 
 import asyncio
-import collections
 import threading
 from dataclasses import replace
 
 from codecommons.engines.base import SamplingParams, load_engine
-from codecommons.engines.infill import InfillBuilder, Layout, PromptError
+from codecommons.engines.infill import InfillBuilder, Layouts, PromptError
 from codecommons.engines.stopping import StopChecker
 from codecommons.lsp.backend import Backend, BackendError, FimRequest, Suggestion
 from codecommons.models.registry import resolve
 from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import ContextFile, Segment
-
-MAX_LAYOUTS = 64
 
 
 class EngineBackend(Backend):
@@ -35,14 +32,7 @@ class EngineBackend(Backend):
         except (ImportError, ValueError, FileNotFoundError) as e:
             raise BackendError(f"--model {model}: {e}") from e
         self.builder = InfillBuilder(self.engine)
-        self._layouts: collections.OrderedDict[str, Layout] = collections.OrderedDict()
-
-    def _layout(self, path: str | None) -> Layout:
-        lay = self._layouts.pop(path or "", None) or Layout()
-        self._layouts[path or ""] = lay
-        while len(self._layouts) > MAX_LAYOUTS:
-            self._layouts.popitem(last=False)
-        return lay
+        self.layouts = Layouts()
 
     def _one(self, request: FimRequest, index: int, cancel: threading.Event) -> Suggestion:
         params = SamplingParams(max_tokens=request.max_tokens, temperature=request.temperature,
@@ -54,7 +44,7 @@ class EngineBackend(Backend):
             prompt, checker, stop_ids = [Segment(request.prefix)], StopChecker(request.stop), frozenset()
         else:
             p = self.builder.build(request.prefix, request.suffix, request.max_tokens, request.stop,
-                                   files, self._layout(request.path), path=request.path or "")
+                                   files, self.layouts.get(request.path or "", request.prefix), path=request.path or "")
             prompt, checker, stop_ids = p.segments, p.checker(), p.stop_token_ids
         params = replace(params, stop_token_ids=stop_ids)
         scrubber = Scrubber(DEFAULT_KINDS)

@@ -12,21 +12,18 @@
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
-from codecommons.engines.infill import InfillBuilder, Layout, PromptError, check_length
+from codecommons.engines.infill import InfillBuilder, Layouts, PromptError, check_length
 from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
 from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
 from codecommons.tokenizer.fim import ContextFile, Segment
 
-MAX_LAYOUTS = 64  # documents whose prompt layout is remembered (LRU)
-UNNAMED = "\0unnamed-"  # layout keys of requests that name no document (no client sends a NUL)
 
 
 class RequestError(PromptError):
@@ -83,9 +80,7 @@ class Generation:
         self.public_code = public_code
         self.infill = InfillBuilder(engine, context_tokens=fim_context_tokens)
         self.fim = self.infill.fim
-        self._layouts: collections.OrderedDict[str, Layout] = collections.OrderedDict()
-        self._unnamed = 0
-        self._lock = threading.Lock()
+        self.layouts = Layouts()
 
     # -- preparing ----------------------------------------------------------
     def count(self, prompt: list[Segment]) -> int:
@@ -93,23 +88,6 @@ class Generation:
 
     def check_length(self, n_prompt: int, max_tokens: int) -> None:
         check_length(self.engine.n_ctx, n_prompt, max_tokens)
-
-    def layout(self, document: str, prefix: str = "") -> Layout:
-        """The prompt layout of one document (LRU): typing in one file must not move
-        another file's cut or head. A request that does not name its document gets the
-        most recent unnamed layout that claims its prefix, or a new one."""
-        with self._lock:
-            if not document:
-                unnamed = [k for k in reversed(self._layouts) if k.startswith(UNNAMED)]
-                document = next((k for k in unnamed if self._layouts[k].claims(prefix)), "")
-                if not document:
-                    self._unnamed += 1
-                    document = f"{UNNAMED}{self._unnamed}"
-            lay = self._layouts.pop(document, None) or Layout()
-            self._layouts[document] = lay
-            while len(self._layouts) > MAX_LAYOUTS:
-                self._layouts.popitem(last=False)
-            return lay
 
     def prepare_completion(self, prompt: str, suffix: str | None, max_tokens: int,
                            stops: list[str], files: list[ContextFile] | None = None,
@@ -131,7 +109,7 @@ class Generation:
             return Prepared(prompt=segs, n_prompt=n, stops=stops)
         files, repo_name, path = self._repo_context(document, prompt, suffix, files or [])
         p = self.infill.build(prompt, suffix, max_tokens, stops, files,
-                              self.layout(document, prompt), repo_name=repo_name, path=path)
+                              self.layouts.get(document, prompt), repo_name=repo_name, path=path)
         return Prepared(prompt=p.segments, n_prompt=p.n_prompt, infill=p.context, stops=p.stops,
                         stop_token_ids=p.stop_token_ids, files=p.files)
 
