@@ -64,15 +64,18 @@ if __name__ == "__main__":
     print("last step's prefix ends with:\n" + p[-300:])
 
 
-def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str) -> list[dict]:
-    """One non-streaming /v1/completions FIM request per step, after one unrelated
-    warm-up request (so step 1 is a cold cursor position); per-step records."""
+def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str,
+        extra: dict | None = None) -> list[dict]:
+    """One non-streaming /v1/completions FIM request per step (body fields `extra`
+    added), after one unrelated warm-up request (so step 1 is a cold cursor position);
+    per-step records."""
     import time
 
     import httpx
 
     def body(prefix: str, suffix: str) -> dict:
-        return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0}
+        return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0,
+                **(extra or {})}
 
     out = []
     with httpx.Client(timeout=600) as c:
@@ -84,6 +87,7 @@ def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str) -> lis
             resp.raise_for_status()
             usage = resp.json()["usage"]
             out.append({"step": k, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
+                        "context": len(resp.json()["choices"][0].get("context") or []),
                         "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
                         "generated": usage["completion_tokens"],
                         "text": resp.json()["choices"][0]["text"]})

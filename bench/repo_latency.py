@@ -1,0 +1,76 @@
+"""What repository context costs in latency: the typing trace of bench/typing_trace.py
+(shlex.py, 150 steps, FIM, 24 tokens, greedy) against `commons serve --repo DIR`, with
+`--repo-context both` and `off`, one server at a time. DIR is a folder made here:
+shlex.py and the standard-library modules beside it that it imports or that share its
+names (os, io, re's parser, tokenize, string, textwrap, ...); each request names its
+document (`path: shlex.py`), so the server withholds that file's indexed copy.
+
+    python bench/repo_latency.py                      # the 0.5B, ~5 min
+
+Target (issue: repository context): p50 with context within 100 ms of without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import typing_trace as tt  # noqa: E402
+from report import machine_info, machine_table, write_section  # noqa: E402
+from serve import free_port, model_path, server  # noqa: E402
+
+MODULES = ("shlex.py", "os.py", "io.py", "string.py", "textwrap.py", "tokenize.py", "token.py",
+           "keyword.py", "glob.py", "fnmatch.py", "posixpath.py", "genericpath.py", "stat.py")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    a = ap.parse_args()
+    t0 = time.time()
+    model_path(a.model)
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    trace = tt.build(a.steps)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp, "stdlib-part")
+        repo.mkdir()
+        for m in MODULES:
+            shutil.copy(lib / m, repo / m)
+        for mode in ("off", "both"):
+            port = free_port()
+            cmd = [sys.executable, "-m", "codecommons", "serve", "--model", a.model, "--port", str(port),
+                   "--repo", str(repo), "--repo-context", mode]
+            with server(f"commons serve --repo-context {mode}", cmd, "/health", port) as (base, _):
+                recs = tt.run(base, trace, a.steps, 24, mode, extra={"path": "shlex.py"})
+            rows[mode] = (tt.summary(recs), sum(r["context"] for r in recs) / len(recs))
+    d50 = rows["both"][0]["p50"] - rows["off"][0]["p50"]
+    lines = [f"## Repository context: latency on the typing trace — {a.model}", "",
+             f"Command: `python bench/repo_latency.py --model {a.model}` (took {(time.time() - t0) / 60:.1f} min). "
+             f"`commons serve --repo DIR --repo-context off|both`, DIR = {len(MODULES)} standard-library "
+             f"modules ({', '.join(MODULES)}); {a.steps} steps of the typing trace in shlex.py, each a "
+             "non-streaming FIM /v1/completions with `path: shlex.py`, 24 tokens, greedy.", "",
+             "| --repo-context | p50 ms | p95 ms | mean prompt tokens | mean context chunks used |",
+             "|---|---|---|---|---|",
+             *[f"| {m} | {s['p50']:.0f} | {s['p95']:.0f} | {s['prompt']:.0f} | {c:.1f} |"
+               for m, (s, c) in rows.items()], "",
+             f"- p50 with context - without: **{d50:+.0f} ms** (target within 100 ms: "
+             f"{'yes' if d50 <= 100 else 'NO'})", "",
+             *machine_table(machine_info()), ""]
+    text = "\n".join(lines) + "\n"
+    write_section(a.out, f"<!-- bench/repo_latency.py {a.model} -->",
+                  f"<!-- end bench/repo_latency.py {a.model} -->", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
