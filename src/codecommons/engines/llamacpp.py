@@ -26,11 +26,11 @@ from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
 from codecommons.engines.decode_loop import DecodeLoop, Request, tokens
 from codecommons.engines.kvcache import DEFAULT_CACHE_REUSE, SlotTable
 from codecommons.engines.sampling import Sampler
+from codecommons.engines.speculative import MODES as SPECULATIVE
 from codecommons.models.registry import ModelSpec
 from codecommons.tokenizer.fim import Segment
 
 DEFAULT_N_CTX = 8192  # per slot: enough for editor context
-SPECULATIVE = ("off", "lookup", "draft", "both")
 
 
 def _import():

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+MODES = ("off", "lookup", "draft", "both")  # --speculative: none, prompt lookup, a draft model, both
+
 LOOKUP_MAX_NGRAM = 4
 LOOKUP_MIN_NGRAM = 3  # 2-grams of code (", ", "):\n") match everywhere and mostly mislead
 LOOKUP_WINDOW = 4096  # context tokens searched

@@ -43,8 +43,9 @@ class EngineBackend(Backend):
         if request.suffix is None:
             prompt, checker, stop_ids = [Segment(request.prefix)], StopChecker(request.stop), frozenset()
         else:
+            layout = self.layouts.get(request.path or "", request.prefix)
             p = self.builder.build(request.prefix, request.suffix, request.max_tokens, request.stop,
-                                   files, self.layouts.get(request.path or "", request.prefix), path=request.path or "")
+                                   files, layout, path=request.path or "")
             prompt, checker, stop_ids = p.segments, p.checker(), p.stop_token_ids
         params = replace(params, stop_token_ids=stop_ids)
         scrubber = Scrubber(DEFAULT_KINDS)

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 from codecommons.config import add_arguments, field, from_args
 from codecommons.engines.kvcache import DEFAULT_CACHE_REUSE
+from codecommons.engines.speculative import MODES as SPECULATIVE
 from codecommons.models.embedded import EmbeddedModelError
 from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
 
 FIM_COLD_START_S = 5.0  # prefill time a cold FIM prompt may take (--fim-context-tokens 0)
-SPECULATIVE = ("off", "lookup", "draft", "both")
 
 
 @dataclass
