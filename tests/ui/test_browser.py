@@ -262,8 +262,8 @@ def test_chat_streams_an_answer_about_the_code(ui):
 
 def test_keyboard_only(ui):
     page = ui.open()
-    page.locator(".cm-content").wait_for()
     # the editor has focus on arrival; type, ask, accept with the keyboard alone
+    page.locator(".cm-editor.cm-focused").wait_for(timeout=WAIT_MS)
     page.keyboard.press("Control+a")
     page.keyboard.type("# planted: h11\n")
     page.locator(".cm-ghost").wait_for(timeout=WAIT_MS)

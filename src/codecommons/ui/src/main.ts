@@ -107,12 +107,12 @@ class App {
           await this.statusPage.show();
           break;
         default: {
-          if (!this.playground) {
-            this.playground = new Playground();
-            this.mount(this.playground.root);
-            await this.playground.load(status);
-          } else this.mount(this.playground.root);
+          // focus before any await: keys typed while /v1/models loads reach the editor
+          const fresh = !this.playground;
+          this.playground ??= new Playground();
+          this.mount(this.playground.root);
           this.playground.focus();
+          if (fresh) await this.playground.load(status);
         }
       }
     } catch (e) {
