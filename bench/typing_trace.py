@@ -87,9 +87,12 @@ def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str,
             resp.raise_for_status()
             usage = resp.json()["usage"]
             out.append({"step": k, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
-                        "context": len(resp.json()["choices"][0].get("context") or []),
+                        "chunks": [f"{c['path']}:{c.get('start_line', 0)}-{c.get('end_line', 0)}"
+                                   for c in resp.json()["choices"][0].get("context") or []],
                         "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
                         "generated": usage["completion_tokens"],
+                        # the server's prompt phase (llama.cpp's `timings`; absent: not reported)
+                        "prompt_ms": (resp.json().get("timings") or {}).get("prompt_ms"),
                         "text": resp.json()["choices"][0]["text"]})
             if k % 10 == 0:
                 print(f"  {label} step {k + 1}/{steps}: {out[-1]['ms']:.0f} ms", flush=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from codecommons.repocontext.fit import SEPARATOR_TOKENS
 from codecommons.repocontext.index import RepoIndex
-from codecommons.repocontext.select import (MODES, SEPARATOR_TOKENS, context_files, near_chains,
+from codecommons.repocontext.select import (MODES, context_files, near_chains,
                                             select_context)
 from codecommons.repocontext.syntax import Chunk
 from tests.repocontext.project import write_project

@@ -74,6 +74,21 @@ def test_prompt_holds_the_definition_in_the_models_format(gguf_engine, project):
         text.index("<|fim_prefix|>")
 
 
+def test_the_next_prompt_of_a_document_is_chosen_from_what_its_last_held(gguf_engine, project):
+    from codecommons.repocontext.index import RepoIndex
+    from codecommons.serve.generation import Generation
+
+    gen = Generation(gguf_engine, repos=(RepoIndex(project),))
+    first = gen.prepare_completion(MAIN, "\n", 4, [], document="shop/main.py")
+    layout = gen.layouts.get("shop/main.py")
+    assert [(c.path, c.start_line) for c in layout.context] == [(f.path, f.start_line) for f in first.files]
+    # a new line: the held definition stays first (the cached prompt start stays valid)
+    nxt = gen.prepare_completion(MAIN + "lookup_widget_by_serial(req.serial, registry)\n    x = ", "\n", 4, [],
+                                 document="shop/main.py")
+    assert nxt.files[0] == first.files[0]
+    assert gen.layouts.get("other.py").context == []  # per document
+
+
 def test_commons_serve_repo_flag(tiny_gguf, project):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "codecommons", "serve", "--model", str(tiny_gguf),

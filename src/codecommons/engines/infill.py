@@ -92,6 +92,7 @@ class Layout:
     anchor: str = ""  # the first characters of the last cut prefix (where the kept text starts)
     cut_suffix: tuple[str | None, str] = (None, "")  # (suffix, its fitted form)
     probe: str = ""  # the last whole lines before the cursor's line in the last prompt
+    context: list = field(default_factory=list)  # repository context chunks of the last prompt
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def claims(self, prefix: str) -> bool:

@@ -28,21 +28,11 @@ RootPathContextService) and CrossCodeEval's retrieval baseline:
 Then: chunks of `path` itself are never returned (the document is in the prompt);
 chunks more than CURSOR_SIM similar to the text around the cursor are dropped
 ("such chunks usually distort the completion to repeat what was already there",
-llama.vim, which evicts its ring chunks over 0.5); a retrieved chunk already shown
-whole by a chosen definition is dropped, and one nearly equal (> DUPLICATE_SIM,
-llama.vim's duplicate rule) to a client chunk; client chunks (llama.vscode's
-`input_extra`, `commons lsp`'s ring buffer) are merged in; a retrieved chunk that holds
-a chosen definition whole takes its place. The token budget is
-filled in order: definitions up to DEFINITION_SHARE of it (a definition whose summary
-does not fit is shown by its signature alone), client chunks (newest first),
-retrieved chunks (best first), then definitions again.
-
-Order in the prompt: what stays the same while the user types comes first, so the
-server's KV cache over it stays valid (the engine reuses the longest common token
-prefix of consecutive prompts): definitions, sorted by path and line (not by rank,
-which moves with the cursor), then client chunks in the order sent (the ring changes
-rarely and appends), then retrieved chunks, which change with every line, the best
-last, nearest the code being completed.
+llama.vim, which evicts its ring chunks over 0.5); client chunks (llama.vscode's
+`input_extra`, `commons lsp`'s ring buffer) are merged in. fit.py fits them all to the
+token budget without duplicates, in an order that keeps the KV cache valid while the
+user types, and with the chunks of the document's previous prompt (`held`) changes
+the context only when the cursor needs something it lacks.
 
 Modes: "off" (client chunks only), "definitions", "retrieval", "both".
 """
@@ -56,6 +46,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from codecommons.repocontext.files import language_of
+from codecommons.repocontext.fit import fit
 from codecommons.repocontext.index import RepoIndex
 from codecommons.repocontext.modules import ModuleRef
 from codecommons.repocontext.lexical import code_tokens, similarity
@@ -65,7 +56,6 @@ from codecommons.tokenizer.fim import ContextFile
 
 MODES = ("off", "definitions", "retrieval", "both")
 CURSOR_SIM = 0.5  # llama.vim: ring chunks this similar to the cursor's surroundings are evicted
-DUPLICATE_SIM = 0.9  # llama.vim: a chunk this similar to another is a duplicate
 AROUND_LINES = 16  # "the text around the cursor": this many lines each side (a 32-line ring chunk)
 NEAR_LINES = 8  # prefix lines whose names are "near the cursor"
 NEAR_SUFFIX_LINES = 2
@@ -78,8 +68,6 @@ RETRIEVE_K = 16
 IMPORTED_BOOST = 2.0
 MAX_SAME_NAME = 3  # an un-imported name defined more often than this is too ambiguous to show
 MAX_LIKELY = 3  # imports not used yet shown whole; the others by their signatures
-DEFINITION_SHARE = 0.6  # of the budget, before retrieved chunks get theirs
-SEPARATOR_TOKENS = 2  # the file separator token and the newline that ends a chunk
 
 _CHAIN = re.compile(r"[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*(?:[ \t]*\.)?")
 _STRINGS = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")  # one-line literals
@@ -89,10 +77,11 @@ _NOT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cl
 def select_context(index: RepoIndex | None, path: str, prefix: str, suffix: str, budget_tokens: int,
                    count_tokens: Callable[[str], int],
                    client_chunks: Sequence[Chunk | ContextFile | Mapping] = (),
-                   mode: str = "both") -> list[Chunk]:
+                   mode: str = "both", held: Sequence[Chunk] = ()) -> list[Chunk]:
     """Chunks for the prompt of a completion at the end of `prefix` in `path` (relative to
     the index's root, or absolute inside it), within `budget_tokens` as `count_tokens`
-    counts them (each chunk with its path, as the repository format shows it)."""
+    counts them (each chunk with its path, as the repository format shows it). `held`:
+    what the previous prompt for this document held (fit.py keeps it stable)."""
     if mode not in MODES:
         raise ValueError(f"unknown repository context mode {mode!r}; choose one of: {', '.join(MODES)}")
     if budget_tokens <= 0:
@@ -107,7 +96,7 @@ def select_context(index: RepoIndex | None, path: str, prefix: str, suffix: str,
     if index is not None and mode in ("retrieval", "both"):
         imported = imported_files(index, rel, doc) if doc is not None else set()
         found = retrieved_chunks(index, rel, prefix, suffix, around, imported)
-    return _fit(defs, client, found, budget_tokens, count_tokens)
+    return fit(defs, client, found, budget_tokens, count_tokens, held)
 
 
 def context_files(chunks: Sequence[Chunk]) -> list[ContextFile]:
@@ -214,9 +203,10 @@ def near_chains(prefix: str, suffix: str) -> list[list[str]]:
 
 
 def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
-                      doc: _Doc | None = None) -> list[tuple[Chunk, Chunk | None]]:
+                      doc: _Doc | None = None) -> list[tuple[Chunk, Chunk | None, bool]]:
     """Definitions the code at the cursor uses or is likely to use, best first, each as
-    (its summary, its signature alone or None)."""
+    (its summary, its signature alone or None, needed now: it defines a name on the
+    cursor's line)."""
     if language_of(path) != "python":
         return []
     doc = doc or _read_doc(path, prefix + suffix)
@@ -238,6 +228,8 @@ def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
         if key not in ranked or rank < ranked[key][0]:
             ranked[key] = (rank, chunk, brief)
 
+    # near_chains lists the cursor line's chains first
+    on_line = len(near_chains(prefix[prefix.rfind("\n") + 1:], ""))
     for order, chain in enumerate(near_chains(prefix, suffix)):
         target = _resolve_chain(index, path, chain, doc)
         if target is not None:
@@ -262,7 +254,8 @@ def definition_chunks(index: RepoIndex, path: str, prefix: str, suffix: str,
     for rank, chunk, brief in sorted(ranked.values(), key=lambda rc: rc[0]):
         likely += rank[0] == 1
         full = rank[0] in (0, 2) or (rank[0] == 1 and likely <= MAX_LIKELY)
-        out.append((chunk, brief) if full or brief is None else (brief, None))
+        now = rank[0] in (0, 2) and rank[1] < on_line
+        out.append((chunk, brief, now) if full or brief is None else (brief, None, now))
     return out
 
 
@@ -320,72 +313,3 @@ def _used_rows(prefix: str, doc: _Doc) -> dict[str, int]:
             if name in doc.bindings:
                 last[name] = row
     return last
-
-
-# -- fitting the budget --------------------------------------------------------------------------
-
-
-def _fit(defs: list[tuple[Chunk, Chunk | None]], client: list[Chunk], found: list[Chunk],
-         budget: int, count_tokens: Callable[[str], int]) -> list[Chunk]:
-    chosen: list[Chunk] = []
-    spent = 0
-
-    cost: dict[int, int] = {}
-
-    def take(c: Chunk, limit: int) -> bool:
-        nonlocal spent
-        # a retrieved chunk that holds a chosen definition whole, and more, replaces it
-        covered = [o for o in chosen if c.kind == "retrieved" and o.kind == "definition"
-                   and o.path == c.path and _holds(c, o) and len(c.text) > len(o.text)]
-        if _redundant(c, [o for o in chosen if o not in covered]):
-            return True
-        n = count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
-        if spent + n - sum(cost[id(o)] for o in covered) > limit:
-            return False
-        for o in covered:
-            chosen.remove(o)
-            spent -= cost[id(o)]
-        chosen.append(c)
-        cost[id(c)] = n
-        spent += n
-        return True
-
-    share = int(budget * DEFINITION_SHARE) if found or client else budget
-    briefs = []
-    for full, brief in defs:  # whole summaries while they fit; a signature otherwise
-        if not take(full, share) and brief is not None:
-            briefs.append((full, brief))
-            take(brief, share)
-    for c in reversed(client):
-        take(c, budget)
-    for c in found:
-        take(c, budget)
-    for full, brief in defs:
-        if not any(o is full or o is brief for o in chosen):
-            take(full, budget) or (brief is not None and take(brief, budget))
-    picked = set(map(id, chosen))
-    kept_defs = [c for full, brief in defs for c in (full, brief) if c is not None and id(c) in picked]
-    return (sorted(kept_defs, key=lambda c: (c.path, c.start_line))
-            + [c for c in client if id(c) in picked]
-            + [c for c in reversed(found) if id(c) in picked])
-
-
-def _holds(outer: Chunk, inner: Chunk) -> bool:
-    """`outer` shows all of `inner` (same lines, same text)."""
-    return outer.start_line <= inner.start_line and inner.end_line <= outer.end_line \
-        and inner.text in outer.text
-
-
-def _redundant(c: Chunk, chosen: list[Chunk]) -> bool:
-    """Already there, a retrieved chunk that a chosen definition shows whole (or a
-    definition a chosen retrieved chunk holds), or one that nearly equals a client
-    chunk (or the reverse)."""
-    for o in chosen:
-        if o is c or (o.kind == c.kind == "definition" and (o.path, o.start_line) == (c.path, c.start_line)):
-            return True
-        if {c.kind, o.kind} == {"retrieved", "definition"} and o.path == c.path \
-                and (_holds(o, c) or _holds(c, o)):
-            return True
-        if {c.kind, o.kind} == {"retrieved", "client"} and similarity(o.text, c.text) > DUPLICATE_SIM:
-            return True
-    return False

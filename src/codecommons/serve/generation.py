@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from codecommons.engines.base import Engine, PromptStats, SamplingParams, Token
-from codecommons.engines.infill import InfillBuilder, Layouts, PromptError, check_length
+from codecommons.engines.infill import InfillBuilder, Layout, Layouts, PromptError, check_length
 from codecommons.engines.stopping import InfillContext, StopChecker
 from codecommons.serve.public_code import PublicCodeGate, PublicCodePolicy
 from codecommons.pii.scrub import DEFAULT_KINDS, Scrubber
@@ -107,27 +107,33 @@ class Generation:
             n = self.count(segs)
             self.check_length(n, max_tokens)
             return Prepared(prompt=segs, n_prompt=n, stops=stops)
-        files, repo_name, path = self._repo_context(document, prompt, suffix, files or [])
-        p = self.infill.build(prompt, suffix, max_tokens, stops, files,
-                              self.layouts.get(document, prompt), repo_name=repo_name, path=path)
+        layout = self.layouts.get(document, prompt)
+        files, repo_name, path = self._repo_context(document, prompt, suffix, files or [], layout)
+        p = self.infill.build(prompt, suffix, max_tokens, stops, files, layout,
+                              repo_name=repo_name, path=path)
         return Prepared(prompt=p.segments, n_prompt=p.n_prompt, infill=p.context, stops=p.stops,
                         stop_token_ids=p.stop_token_ids, files=p.files)
 
     def _repo_context(self, document: str, prefix: str, suffix: str,
-                      client: list[ContextFile]) -> tuple[list[ContextFile], str, str]:
+                      client: list[ContextFile], layout: Layout) -> tuple[list[ContextFile], str, str]:
         """The repository context of a FIM request (repocontext.select_context): definitions
         of the names at the cursor and similar chunks of other files of the repository
         the document is in, merged with the client's chunks, within --repo-context-tokens,
-        the stable ones first. The document's own indexed copy is never used (the request
-        holds the current text)."""
+        the stable ones first and, after the document's previous prompt, changed only
+        when the cursor needs what it lacks (repocontext/fit.py). The document's own
+        indexed copy is never used (the request holds the current text)."""
         if not self.repos or self.repo_context == "off":
             return client, "", document
         from codecommons.repocontext.select import select_context
 
         index = self._repo_for(document)
         path = index.relative(document) if index is not None and document else document
+        with layout.lock:
+            held = list(layout.context)
         chunks = select_context(index, path, prefix, suffix, self.repo_context_tokens,
-                                self.engine.count_tokens, client, self.repo_context)
+                                self.engine.count_tokens, client, self.repo_context, held)
+        with layout.lock:
+            layout.context = chunks
         files = [ContextFile(c.path, c.text, c.start_line, c.end_line, c.kind) for c in chunks]
         return files, index.name if index is not None else "", path
 

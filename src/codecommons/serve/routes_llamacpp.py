@@ -90,19 +90,6 @@ def _stop_type(done) -> str:
     return "none"
 
 
-def _timings(done) -> dict:
-    """llama.cpp's `timings`: the prompt phase up to the first token, then the rest."""
-    prompt_ms = 1000 * (done.ttft_s if done.ttft_s is not None else done.total_s)
-    predicted_ms = max(1000 * done.total_s - prompt_ms, 0.0)
-    n_eval = max(done.stats.n_evaluated, 0)
-    return {"prompt_n": n_eval, "prompt_ms": prompt_ms,
-            "prompt_per_token_ms": prompt_ms / n_eval if n_eval else 0.0,
-            "prompt_per_second": 1000 * n_eval / prompt_ms if prompt_ms and n_eval else 0.0,
-            "predicted_n": done.n_generated, "predicted_ms": predicted_ms,
-            "predicted_per_token_ms": predicted_ms / done.n_generated if done.n_generated else 0.0,
-            "predicted_per_second": 1000 * done.n_generated / predicted_ms if predicted_ms else 0.0}
-
-
 def _result(st: ServerState, body: lc.CompletionBody, index: int, text: str, done,
             params) -> dict:
     out = {"index": index, "content": text,
@@ -115,7 +102,7 @@ def _result(st: ServerState, body: lc.CompletionBody, index: int, text: str, don
                                    "samplers": body.chain()},
            "prompt": "", "has_new_line": "\n" in text, "truncated": False,
            "stop_type": _stop_type(done), "stopping_word": "",
-           "tokens_cached": done.stats.n_cached + done.stats.n_shifted, "timings": _timings(done)}
+           "tokens_cached": done.stats.n_cached + done.stats.n_shifted, "timings": lc.timings(done)}
     if body.n_probs:
         out["completion_probabilities"] = [
             {"id": t.id, "token": t.text, "logprob": t.logprob, "bytes": list(t.text.encode()),

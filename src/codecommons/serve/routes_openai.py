@@ -11,6 +11,7 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from codecommons.serve import protocol_llamacpp as lc
 from codecommons.serve import protocol_openai as oa
 from codecommons.serve.errors import error_event, log_stream_error
 from codecommons.serve.generation import Delta, Done, Prepared
@@ -90,8 +91,11 @@ async def completions(body: oa.CompletionRequest, request: Request):
                 n_prompt += done.n_prompt
                 n_cached += done.n_cached
             n_gen += done.n_generated
-    return {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
-            "choices": choices, "usage": oa.usage(n_prompt, n_gen, n_cached)}
+    out = {"id": rid, "object": "text_completion", "created": created, "model": st.model_id,
+           "choices": choices, "usage": oa.usage(n_prompt, n_gen, n_cached)}
+    if len(choices) == 1:  # llama.cpp's server adds its `timings` to its one result
+        out["timings"] = lc.timings(done)
+    return out
 
 
 @router.post("/v1/chat/completions")

@@ -53,10 +53,11 @@ from typing import Callable, ClassVar
 from codecommons.metrics import edit_similarity, identifier_match, line_exact_match
 from codecommons.eval.tasks.base import Problem, RepoContext, Task
 from codecommons.repocontext import Chunk, RepoIndex, context_files, select_context
-from codecommons.repocontext.modules import ModuleRef
+from codecommons.repocontext.fit import SEPARATOR_TOKENS
 from codecommons.repocontext.lexical import similarity
+from codecommons.repocontext.modules import ModuleRef
 from codecommons.repocontext.pydefs import Definition, bound_names
-from codecommons.repocontext.select import CURSOR_SIM, SEPARATOR_TOKENS, around_cursor
+from codecommons.repocontext.select import CURSOR_SIM, around_cursor
 from codecommons.repocontext.syntax import parse
 
 _CITATION = """@inproceedings{ding2023crosscodeeval,
