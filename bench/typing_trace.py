@@ -91,8 +91,9 @@ def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str,
                                    for c in resp.json()["choices"][0].get("context") or []],
                         "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
                         "generated": usage["completion_tokens"],
-                        # the server's prompt phase (llama.cpp's `timings`; absent: not reported)
-                        "prompt_ms": (resp.json().get("timings") or {}).get("prompt_ms"),
+                        # prompt tokens the server evaluated, not reused from its KV cache
+                        # (llama.cpp's `timings.prompt_n`; absent: not reported)
+                        "evaluated": (resp.json().get("timings") or {}).get("prompt_n"),
                         "text": resp.json()["choices"][0]["text"]})
             if k % 10 == 0:
                 print(f"  {label} step {k + 1}/{steps}: {out[-1]['ms']:.0f} ms", flush=True)
