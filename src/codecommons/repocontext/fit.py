@@ -56,7 +56,14 @@ def fit(defs: Sequence[tuple[Chunk, Chunk | None, bool]], client: Sequence[Chunk
         held: Sequence[Chunk] = ()) -> list[Chunk]:
     """The chunks for the prompt, in prompt order. `defs`: (summary, signature alone or
     None, needed now) best first; `client`: in the order sent; `found`: best first."""
-    fresh = _Budget(budget, count_tokens)
+    sizes: dict[Chunk, int] = {}  # both passes below count a chunk once
+
+    def size(c: Chunk) -> int:
+        if c not in sizes:
+            sizes[c] = count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
+        return sizes[c]
+
+    fresh = _Budget(budget, size)
     fresh.fill(defs, client, found)
     ideal = fresh.ordered(defs, client, found)
     if not held:
@@ -69,28 +76,24 @@ def fit(defs: Sequence[tuple[Chunk, Chunk | None, bool]], client: Sequence[Chunk
     needed |= {brief for full, brief, now in defs if now and brief is not None}
     held_set = set(kept)
     missing = [c for c in ideal if c in needed and c not in held_set]
-    out = _Budget(budget, count_tokens)
+    out = _Budget(budget, size)
     if kept and not missing:  # what the cursor needs is there: only deletions
         return [c for c in kept if out.take(c, budget)]
     chosen = set(ideal)
-    order = [c for c in kept if c in chosen] + [c for c in ideal if c not in held_set]
-    for c in order:
+    new = [c for c in ideal if c not in held_set]
+    for c in [*(c for c in kept if c in chosen), *new, *(c for c in kept if c not in chosen)]:
         out.take(c, budget)
-    for c in kept:
-        if c not in chosen:
-            out.take(c, budget)
     picked = set(out.chosen)
-    return [c for c in kept if c in picked] + [c for c in ideal if c not in held_set and c in picked]
+    return [c for c in (*kept, *new) if c in picked]
 
 
 class _Budget:
     """Chunks taken in order while they fit, without duplicates."""
 
-    def __init__(self, budget: int, count_tokens: Callable[[str], int]) -> None:
-        self.budget, self.count_tokens = budget, count_tokens
+    def __init__(self, budget: int, size: Callable[[Chunk], int]) -> None:
+        self.budget, self.size = budget, size  # size: a chunk's tokens in the prompt
         self.chosen: list[Chunk] = []
         self.spent = 0
-        self.cost: dict[int, int] = {}
 
     def take(self, c: Chunk, limit: int) -> bool:
         # a retrieved chunk that holds a chosen definition whole, and more, replaces it
@@ -98,14 +101,13 @@ class _Budget:
                    and o.path == c.path and _holds(c, o) and len(c.text) > len(o.text)]
         if _redundant(c, [o for o in self.chosen if o not in covered]):
             return True
-        n = self.count_tokens(f"{c.path}\n{c.text}\n") + SEPARATOR_TOKENS
-        if self.spent + n - sum(self.cost[id(o)] for o in covered) > limit:
+        n = self.size(c)
+        if self.spent + n - sum(map(self.size, covered)) > limit:
             return False
         for o in covered:
             self.chosen.remove(o)
-            self.spent -= self.cost[id(o)]
+            self.spent -= self.size(o)
         self.chosen.append(c)
-        self.cost[id(c)] = n
         self.spent += n
         return True
 
