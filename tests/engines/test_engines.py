@@ -39,6 +39,32 @@ def test_encode_never_parses_specials_in_plain_text(engine):
     assert engine.encode([Segment("<|fim_prefix|>", special=True)]) == [603]
 
 
+def test_long_texts_are_tokenized_once_and_the_cache_is_bounded(engine, monkeypatch):
+    from codecommons.engines import base
+
+    calls: list[str] = []
+    real = engine.tokenize
+
+    def counted(text, special=False):
+        calls.append(text)
+        return real(text, special=special)
+
+    monkeypatch.setattr(engine, "tokenize", counted)
+    chunk = "def helper(x):\n    return x + 1\n" * 12  # a repository chunk, sent every keystroke
+    assert len(chunk) >= base.TOKEN_CACHE_MIN_CHARS
+    first = engine.encode([Segment("<|file_sep|>", special=True), Segment(chunk)])
+    assert engine.encode([Segment("<|file_sep|>", special=True), Segment(chunk)]) == first
+    assert engine.count_tokens(chunk) == len(real(chunk)) == len(first) - 1
+    assert calls.count(chunk) == 1  # encoded twice and counted: tokenized once
+    assert calls.count("<|file_sep|>") == 2  # short texts are not kept
+    monkeypatch.setattr(base, "TOKEN_CACHE_ENTRIES", 3)
+    for i in range(5):
+        engine.count_tokens(chunk + f"# {i}\n")
+    assert len(engine._token_cache) == 3 and (chunk, False) not in engine._token_cache
+    engine.count_tokens(chunk)
+    assert calls.count(chunk) == 2  # evicted, least recently used first
+
+
 def test_greedy_is_deterministic_and_seeded_sampling_reproduces(engine):
     p = [Segment("def f(x):\n")]
     assert text_of(engine, p) == text_of(engine, p)
