@@ -1,6 +1,6 @@
 """Does repository context help? repo-completion in each condition, per project and overall.
 
-    python bench/repo_context.py --model qwen2.5-coder-0.5b            # 7 projects x 40 problems
+    python bench/repo_context.py --model qwen2.5-coder-0.5b            # 7 projects x 30 problems
     python bench/repo_context.py --model qwen2.5-coder-1.5b --subset 60   # a fixed subset of 60
     python bench/repo_context.py --model qwen2.5-coder-0.5b --problems 2 --projects email,click \\
         --out /tmp/repo.md                                              # smoke run
@@ -16,6 +16,13 @@ table: per project and overall, EM / ES / identifier EM / identifier F1 per
 condition, and how often the target's definition was in the prompt (`def in
 prompt`: a context chunk of the definition's file covers its first line).
 Targets (overall EM): retrieval >= in-file + 10 points and >= ring-buffer + 3 points.
+
+Defaults are sized for a 2-core CPU: a window of 512 tokens around the cursor is what
+`commons serve` gives a FIM prompt of the 0.5B there (5 s of cold prefill,
+serve/cli.py), and a context budget of 512 keeps a prompt at ~1k tokens, so the 0.5B's
+three conditions over ~210 problems take ~70 min (1,024 + 1,024, the task's own
+defaults and a GPU's, take ~2.2 h). A rerun with other settings into the same --runs
+is refused (eval/generate.py), not mixed.
 """
 
 from __future__ import annotations
@@ -120,10 +127,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
     ap.add_argument("--projects", default=",".join(DEFAULT_PROJECTS))
-    ap.add_argument("--problems", type=int, default=40, help="problems per project")
+    ap.add_argument("--problems", type=int, default=30, help="problems per project")
     ap.add_argument("--subset", type=int, default=0, help="only N problems, spread over the projects")
-    ap.add_argument("--context-tokens", type=int, default=1024)
-    ap.add_argument("--window-tokens", type=int, default=1024)
+    ap.add_argument("--context-tokens", type=int, default=512)
+    ap.add_argument("--window-tokens", type=int, default=512)
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-repo"))

@@ -55,6 +55,21 @@ def test_generation_resumes_after_a_kill(tiny_gguf, tmp_path):
     assert partial.read_text().splitlines() == full
 
 
+def test_resuming_with_other_settings_is_refused_and_loses_nothing(tiny_gguf, tmp_path, capsys):
+    args = ["generate", "humaneval", "--model", str(tiny_gguf), "--max-new-tokens", "8",
+            "--n-ctx", "512", "--mode", "base", "--out", str(tmp_path)]
+    assert run(args + ["--limit", "1"]) == 0
+    samples = tmp_path / "samples.jsonl"
+    before = samples.read_text()
+    assert run(args + ["--limit", "1", "--temperature", "0.5"]) != 0
+    err = capsys.readouterr().err
+    assert "other settings" in err and "sampling" in err and "another --out" in err
+    assert samples.read_text() == before
+    assert run(args + ["--limit", "2"]) == 0  # more problems, same settings: resumes
+    rows = samples.read_text().splitlines()
+    assert rows[0] == before.splitlines()[0] and len(rows) == 2
+
+
 def test_execute_refuses_without_flag(tiny_gguf, tmp_path, capsys):
     assert run(["generate", "humaneval", "--model", str(tiny_gguf), "--limit", "1",
                 "--max-new-tokens", "4", "--n-ctx", "512", "--out", str(tmp_path)]) == 0

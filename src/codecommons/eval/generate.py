@@ -4,7 +4,10 @@ Works through the engines `commons serve` uses (a registry name, .gguf file or
 model folder) or any OpenAI-compatible endpoint (vLLM, TGI, llama.cpp, Ollama, our
 own server). Each line of samples.jsonl is one sample: task_id, sample index, the
 cleaned completion, the raw model text and the prompting mode. A rerun appends only
-the samples that are missing, so an interrupted run resumes where it stopped.
+the samples that are missing, so an interrupted run resumes where it stopped; what
+decides a sample (task and its settings, model, mode, sampling) is kept beside it
+(samples.settings.json), and a rerun with other settings is refused rather than
+mixing two runs in one file.
 """
 
 from __future__ import annotations
@@ -188,6 +191,7 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
     from tqdm import tqdm
 
     _drop_torn_line(out)
+    check_resume(out, run_settings(engine, task, mode, params))
     pending = list(todo(problems, n_samples, done_keys(out)))
     with open(out, "a") as f:
         for p, i in tqdm(pending, desc=f"generating {task.name}", disable=not progress,
@@ -206,6 +210,31 @@ def generate(engine: Engine, task: Task, problems: list[Problem], out: Path, mod
             f.write(json.dumps(row) + "\n")
             f.flush()
     return out
+
+
+def run_settings(engine: Engine, task: Task, mode: str, params: SamplingParams) -> dict:
+    """What decides a sample: a run may resume only with the same."""
+    return {"task": task.name, "task_settings": task.settings(), "mode": mode,
+            "model": {"id": engine.spec.id, "path": engine.spec.path},
+            "sampling": {"max_tokens": params.max_tokens, "temperature": params.temperature,
+                         "top_p": params.top_p, "seed": params.seed}}
+
+
+def check_resume(out: Path, settings: dict) -> None:
+    """Record `settings` beside `out`; if `out` already holds samples made with other
+    settings, refuse (appending would mix two runs in one file)."""
+    saved = out.with_name(out.stem + ".settings.json")
+    settings = json.loads(json.dumps(settings))  # as JSON keeps it (tuples -> lists)
+    if saved.exists() and out.exists() and out.stat().st_size:
+        old = json.loads(saved.read_text())
+        changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+        if changed:
+            detail = "; ".join(f"{k}: {json.dumps(old.get(k))} -> {json.dumps(settings.get(k))}"
+                               for k in changed)
+            raise ValueError(f"{out} holds samples made with other settings ({detail}); "
+                             f"resume with the same settings, or write to another --out "
+                             f"(or delete {out} to start again)")
+    saved.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _seeded(params: SamplingParams, seed: int | None) -> SamplingParams:
