@@ -88,7 +88,6 @@ class PromptStats:
 # 100 tokens with llama.cpp's tokenizer on this project's CPU, on the keystroke's path.
 TOKEN_CACHE_ENTRIES = 512
 TOKEN_CACHE_MIN_CHARS = 256  # shorter texts cost less to tokenize than to look up and keep
-_token_cache_lock = threading.Lock()
 
 
 class Engine(ABC):
@@ -101,6 +100,8 @@ class Engine(ABC):
         self.spec = spec
         self.n_ctx = n_ctx
         self.last_prompt = PromptStats()  # the latest request's (tests, benchmarks)
+        self._token_cache: OrderedDict[tuple[str, bool], tuple[int, ...]] = OrderedDict()
+        self._token_cache_lock = threading.Lock()  # requests prepare on several threads
 
     # -- tokens -------------------------------------------------------------
     @abstractmethod
@@ -138,14 +139,14 @@ class Engine(ABC):
         if len(text) < TOKEN_CACHE_MIN_CHARS:
             return tuple(self.tokenize(text, special=special))
         key = (text, special)
-        with _token_cache_lock:
-            cache = self.__dict__.setdefault("_token_cache", OrderedDict())
+        cache = self._token_cache
+        with self._token_cache_lock:
             ids = cache.get(key)
             if ids is not None:
                 cache.move_to_end(key)
                 return ids
         ids = tuple(self.tokenize(text, special=special))
-        with _token_cache_lock:
+        with self._token_cache_lock:
             cache[key] = ids
             if len(cache) > TOKEN_CACHE_ENTRIES:
                 cache.popitem(last=False)
