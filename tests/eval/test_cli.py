@@ -59,12 +59,12 @@ def test_resuming_with_other_settings_is_refused_and_loses_nothing(tiny_gguf, tm
     args = ["generate", "humaneval", "--model", str(tiny_gguf), "--max-new-tokens", "8",
             "--n-ctx", "512", "--mode", "base", "--out", str(tmp_path)]
     assert run(args + ["--limit", "1"]) == 0
-    samples = tmp_path / "samples.jsonl"
-    before = samples.read_text()
+    samples, meta = tmp_path / "samples.jsonl", tmp_path / "generate.json"
+    before, meta_before = samples.read_text(), meta.read_text()
     assert run(args + ["--limit", "1", "--temperature", "0.5"]) != 0
     err = capsys.readouterr().err
     assert "other settings" in err and "sampling" in err and "another --out" in err
-    assert samples.read_text() == before
+    assert samples.read_text() == before and meta.read_text() == meta_before
     assert run(args + ["--limit", "2"]) == 0  # more problems, same settings: resumes
     rows = samples.read_text().splitlines()
     assert rows[0] == before.splitlines()[0] and len(rows) == 2

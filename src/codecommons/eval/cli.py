@@ -84,14 +84,16 @@ def do_generate(task_name: str, g: GenerationConfig, out_dir: Path, engine=None)
     engine = engine or gen.load(gen.ModelChoice(g.model, g.endpoint, g.api_key), g.n_ctx)
     mode = gen.choose_mode(task, engine, g.mode)
     out_dir.mkdir(parents=True, exist_ok=True)
+    params = SamplingParams(max_tokens=g.max_new_tokens, temperature=g.temperature,
+                            top_p=g.top_p if g.temperature > 0 else 1.0, seed=g.seed)
+    # refused before generate.json is rewritten: a refused rerun leaves the run as it was
+    gen.check_resume(out_dir / "samples.jsonl", gen.run_settings(engine, task, mode, params))
     meta = {"task": task.name, "mode": mode, "model": gen.model_fingerprint(engine),
             "path": gen.generation_path(engine),
             "sampling": {k: v for k, v in asdict(g).items() if k not in ("api_key",)},
             **({"task_settings": task.settings()} if task.settings() else {}),
             "git_commit": git_commit(), "citation": task.citation}
     (out_dir / "generate.json").write_text(json.dumps(meta, indent=2) + "\n")
-    params = SamplingParams(max_tokens=g.max_new_tokens, temperature=g.temperature,
-                            top_p=g.top_p if g.temperature > 0 else 1.0, seed=g.seed)
     return gen.generate(engine, task, _problems(task, g.limit), out_dir / "samples.jsonl", mode,
                         g.n_samples, params)
 
