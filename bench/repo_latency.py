@@ -7,6 +7,11 @@ document (`path: shlex.py`), so the server withholds that file's indexed copy.
 
     python bench/repo_latency.py                      # the 0.5B, ~5 min
 
+The context budget is the server's default (--repo-context-tokens 0: as large as the
+file's FIM window, which serve sizes from this machine's prefill speed, at most 1,024;
+512 on a 2-core CPU, as in bench/repo_context.py's EM figures); --context-tokens N
+sets it.
+
 Target (issue: repository context): p50 with context within 100 ms of without.
 """
 
@@ -19,6 +24,8 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import typing_trace as tt  # noqa: E402
@@ -33,6 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
     ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--context-tokens", type=int, default=0, help="--repo-context-tokens (0: serve's default)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     a = ap.parse_args()
     t0 = time.time()
@@ -48,8 +56,9 @@ def main() -> int:
         for mode in ("off", "both"):
             port = free_port()
             cmd = [sys.executable, "-m", "codecommons", "serve", "--model", a.model, "--port", str(port),
-                   "--repo", str(repo), "--repo-context", mode]
+                   "--repo", str(repo), "--repo-context", mode, "--repo-context-tokens", str(a.context_tokens)]
             with server(f"commons serve --repo-context {mode}", cmd, "/health", port) as (base, _):
+                budget = httpx.get(base + "/v1/status").json()["repo_context"]["tokens"]
                 recs = tt.run(base, trace, a.steps, 24, mode, extra={"path": "shlex.py"})
             prompt = tt.summary([{**r, "ms": r["evaluated"]} for r in recs])
             renewed = sum(1 for a, b in zip(recs, recs[1:]) if set(b["chunks"]) - set(a["chunks"]))
@@ -59,7 +68,9 @@ def main() -> int:
              f"Command: `python bench/repo_latency.py --model {a.model}` (took {(time.time() - t0) / 60:.1f} min). "
              f"`commons serve --repo DIR --repo-context off|both`, DIR = {len(MODULES)} standard-library "
              f"modules ({', '.join(MODULES)}); {a.steps} steps of the typing trace in shlex.py, each a "
-             "non-streaming FIM /v1/completions with `path: shlex.py`, 24 tokens, greedy.", "",
+             "non-streaming FIM /v1/completions with `path: shlex.py`, 24 tokens, greedy. Context budget "
+             f"(`--repo-context-tokens`, from /v1/status): {budget} tokens"
+             f"{' (the default: the FIM window)' if not a.context_tokens else ''}.", "",
              "| --repo-context | p50 ms | p95 ms | prompt tokens evaluated p50 / p95 | mean prompt tokens "
              "| mean tokens generated | mean context chunks used | requests whose context changed "
              "(new chunks) |",

@@ -56,6 +56,8 @@ def test_completion_context_names_the_definition_used(gguf_engine, project):
         again = httpx.post(url + "/v1/completions", json={**body, "prompt": MAIN + "lookup"}).json()
         assert again["choices"][0]["context"] == ctx
         assert again["usage"]["prompt_tokens_details"]["cached_tokens"] > 0.8 * again["usage"]["prompt_tokens"]
+        status = httpx.get(url + "/v1/status").json()["repo_context"]
+        assert status == {"mode": "both", "tokens": 1024, "repos": [str(project)]}
     with running_server(gguf_engine, ServeOptions(repos=(RepoIndex(project),), repo_context="off")) as url:
         r = httpx.post(url + "/v1/completions", json=body).json()
         assert "context" not in r["choices"][0]
@@ -108,3 +110,14 @@ def test_commons_serve_repo_flag(tiny_gguf, project):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_the_context_budget_follows_the_fim_window_unless_given():
+    from codecommons.serve.cli import REPO_CONTEXT_MAX, ServeConfig, repo_context_budget
+
+    assert repo_context_budget(0, 512) == 512  # a slow CPU: context as large as the file's window
+    assert repo_context_budget(0, 8192) == REPO_CONTEXT_MAX
+    assert repo_context_budget(0, 0) == REPO_CONTEXT_MAX  # an uncapped window
+    assert repo_context_budget(300, 512) == 300  # as given
+    with pytest.raises(ValueError, match="--repo-context-tokens must be >= 0"):
+        ServeConfig(repo_context_tokens=-1)

@@ -17,6 +17,7 @@ def test_status_reflects_the_metrics(server, gguf_spec):
     assert before["model"]["id"] == gguf_spec.id and before["engine"] == "llama.cpp"
     assert before["n_ctx"] == 512 and before["queue"]["max"] == 16
     assert before["public_code"]["mode"] == "off" and before["dataset"] is None
+    assert before["repo_context"] is None  # no --repo
     for _ in range(2):
         r = httpx.post(server + "/v1/completions", json={"prompt": "def f(x):\n    ", "max_tokens": 8,
                                                          "temperature": 0, "ignore_eos": True})

@@ -50,7 +50,7 @@ from codecommons.repocontext.fit import fit
 from codecommons.repocontext.index import RepoIndex
 from codecommons.repocontext.modules import ModuleRef
 from codecommons.repocontext.lexical import code_tokens, similarity
-from codecommons.repocontext.pydefs import Definition, Import, bound_names, imports_of, python_facts
+from codecommons.repocontext.pydefs import Definition, Import, bound_names, python_facts
 from codecommons.repocontext.syntax import Chunk, end_row, parse
 from codecommons.tokenizer.fim import ContextFile
 
@@ -175,8 +175,7 @@ class _Doc:
 
 def _read_doc(path: str, text: str) -> _Doc:
     tree = parse(text.encode("utf-8"), "python")
-    imports = imports_of(tree.root_node)
-    defs, _ = python_facts(path, tree, text.split("\n"))
+    defs, imports = python_facts(path, tree, text.split("\n"))
     rows = set()
     for node in tree.root_node.named_children:
         if node.type in ("import_statement", "import_from_statement"):

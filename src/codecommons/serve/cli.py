@@ -31,6 +31,10 @@ from codecommons.models.embedded import EmbeddedModelError
 from codecommons.models.registry import DEFAULT_MODEL, ModelNotFound, ModelSpec, guess_family, resolve
 
 FIM_COLD_START_S = 5.0  # prefill time a cold FIM prompt may take (--fim-context-tokens 0)
+# Repository context per FIM prompt at most (--repo-context-tokens 0): CrossCodeEval's
+# and this project's repo-completion default. Below it, as much as the file's own window:
+# every context token is also decoded over on every keystroke (bench/repo_latency.py).
+REPO_CONTEXT_MAX = 1024
 
 
 @dataclass
@@ -79,7 +83,9 @@ class ServeConfig:
                                       "(indexed at start, re-indexed as files change)")
     repo_context: str = field("both", "off | definitions | retrieval | both: what of --repo goes "
                                       "into FIM prompts")
-    repo_context_tokens: int = field(1024, "tokens of repository context per FIM prompt")
+    repo_context_tokens: int = field(0, "tokens of repository context per FIM prompt (0: as many "
+                                        f"as --fim-context-tokens gives the file, at most "
+                                        f"{REPO_CONTEXT_MAX})")
     # -- hostile and careless clients --
     allowed_hosts: str = field("", "further names the Host header may carry, comma-separated "
                                    "('*': any); guards against DNS rebinding")
@@ -132,6 +138,9 @@ class ServeConfig:
             problems.append("--max-prompts must be >= 1")
         if self.repo_context not in ("off", "definitions", "retrieval", "both"):
             problems.append("--repo-context must be off, definitions, retrieval or both")
+        if self.repo_context_tokens < 0:
+            problems.append(f"--repo-context-tokens must be >= 0 (0: sized from the FIM window), "
+                            f"got {self.repo_context_tokens}")
         problems += [f"--repo {r}: not a folder" for r in self.repo if not os.path.isdir(r)]
         problems += self._public_code_problems()
         from codecommons.serve.routes_ui import config_problems
@@ -216,6 +225,10 @@ def main(argv: list[str]) -> int:
             repos.append(index)
             print(f"commons serve: --repo {folder}: {index.stats()}", file=sys.stderr)
     fim_tokens = fim_context_budget(engine, cfg.fim_context_tokens)
+    repo_tokens = repo_context_budget(cfg.repo_context_tokens, fim_tokens)
+    if repos:
+        print(f"commons serve: repository context ({cfg.repo_context}): up to {repo_tokens} tokens "
+              f"per FIM prompt (--repo-context-tokens)", file=sys.stderr)
     app = build_app(engine, ServeOptions(
         api_key=cfg.api_key or os.environ.get("COMMONS_API_KEY", ""), max_queue=cfg.max_queue,
         max_body_bytes=cfg.max_body_bytes, stream_interval_s=cfg.stream_interval,
@@ -224,7 +237,7 @@ def main(argv: list[str]) -> int:
         allowed_hosts=tuple(h.strip() for h in cfg.allowed_hosts.split(",") if h.strip()),
         body_timeout_s=cfg.body_timeout, fim_context_tokens=fim_tokens,
         dataset=cfg.dataset, reports=cfg.reports, repos=tuple(repos), repo_context=cfg.repo_context,
-        repo_context_tokens=cfg.repo_context_tokens))
+        repo_context_tokens=repo_tokens))
     slots = getattr(engine, "max_concurrency", 1)
     print(f"commons serve: {engine.spec.id} ({engine.spec.family}, {engine.n_ctx} tokens x {slots} "
           f"slot{'s' if slots > 1 else ''}, FIM prompts up to {fim_tokens or engine.n_ctx} tokens) "
@@ -236,6 +249,14 @@ def main(argv: list[str]) -> int:
     finally:
         engine.close()
     return 0
+
+
+def repo_context_budget(requested: int, fim_tokens: int) -> int:
+    """--repo-context-tokens: as given; 0: the FIM window's budget (0: uncapped), at most
+    REPO_CONTEXT_MAX, so context at most doubles what a cold file costs to open."""
+    if requested > 0:
+        return requested
+    return min(fim_tokens or REPO_CONTEXT_MAX, REPO_CONTEXT_MAX)
 
 
 def fim_context_budget(engine, requested: int) -> int:

@@ -58,13 +58,16 @@ async def status(request: Request) -> dict:
 
     requests = sum(s.value for m in reg.collect() if m.name == "commons_requests"
                    for s in m.samples if s.name == "commons_requests_total")
-    spec, policy = st.engine.spec, st.public_code
+    spec, policy, gen = st.engine.spec, st.public_code, st.generation
     return {
         "version": __version__,
         "model": {"id": spec.id, "family": spec.family, "license": spec.license,
                   "format": spec.format, "context_length": spec.context_length},
         "engine": "remote" if st.engine.remote else DEFAULT_ENGINE_FOR_FORMAT.get(spec.format, spec.format),
         "n_ctx": st.engine.n_ctx,
+        "fim_context_tokens": gen.infill.context_tokens or None,  # the file's window (None: uncapped)
+        "repo_context": {"mode": gen.repo_context, "tokens": gen.repo_context_tokens,
+                         "repos": [str(r.root) for r in gen.repos]} if gen.repos else None,
         "queue": {"depth": st.scheduler.depth, "max": st.scheduler.max_queue},
         "requests": int(requests),
         "tokens": {"prompt": int(value("commons_prompt_tokens_total")),
