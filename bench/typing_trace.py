@@ -64,37 +64,47 @@ if __name__ == "__main__":
     print("last step's prefix ends with:\n" + p[-300:])
 
 
+def body(prefix: str, suffix: str, max_tokens: int, extra: dict | None = None) -> dict:
+    """One non-streaming FIM /v1/completions body, greedy (fields `extra` added)."""
+    return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0,
+            **(extra or {})}
+
+
+def request(c, base: str, step: int, req: dict) -> dict:
+    """POST one completion on client `c`; its record: wall time, tokens, context used."""
+    import time
+
+    t0 = time.perf_counter()
+    resp = c.post(base + "/v1/completions", json=req)
+    dt = time.perf_counter() - t0
+    resp.raise_for_status()
+    usage = resp.json()["usage"]
+    return {"step": step, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
+            "chunks": [f"{c['path']}:{c.get('start_line', 0)}-{c.get('end_line', 0)}"
+                       for c in resp.json()["choices"][0].get("context") or []],
+            "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
+            "generated": usage["completion_tokens"],
+            # prompt tokens the server evaluated, not reused from its KV cache
+            # (llama.cpp's `timings.prompt_n`; absent: not reported)
+            "evaluated": (resp.json().get("timings") or {}).get("prompt_n"),
+            "text": resp.json()["choices"][0]["text"]}
+
+
+WARM_UP = ("def add(a, b):\n    ", "\n")  # an unrelated first request: step 1 is a cold cursor
+
+
 def run(base: str, trace: Trace, steps: int, max_tokens: int, label: str,
         extra: dict | None = None) -> list[dict]:
     """One non-streaming /v1/completions FIM request per step (body fields `extra`
     added), after one unrelated warm-up request (so step 1 is a cold cursor position);
     per-step records."""
-    import time
-
     import httpx
-
-    def body(prefix: str, suffix: str) -> dict:
-        return {"prompt": prefix, "suffix": suffix, "max_tokens": max_tokens, "temperature": 0,
-                **(extra or {})}
 
     out = []
     with httpx.Client(timeout=600) as c:
-        c.post(base + "/v1/completions", json=body("def add(a, b):\n    ", "\n")).raise_for_status()
+        c.post(base + "/v1/completions", json=body(*WARM_UP, max_tokens, extra)).raise_for_status()
         for k in range(steps):
-            t0 = time.perf_counter()
-            resp = c.post(base + "/v1/completions", json=body(*trace.step(k)))
-            dt = time.perf_counter() - t0
-            resp.raise_for_status()
-            usage = resp.json()["usage"]
-            out.append({"step": k, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
-                        "chunks": [f"{c['path']}:{c.get('start_line', 0)}-{c.get('end_line', 0)}"
-                                   for c in resp.json()["choices"][0].get("context") or []],
-                        "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
-                        "generated": usage["completion_tokens"],
-                        # prompt tokens the server evaluated, not reused from its KV cache
-                        # (llama.cpp's `timings.prompt_n`; absent: not reported)
-                        "evaluated": (resp.json().get("timings") or {}).get("prompt_n"),
-                        "text": resp.json()["choices"][0]["text"]})
+            out.append(request(c, base, k, body(*trace.step(k), max_tokens, extra)))
             if k % 10 == 0:
                 print(f"  {label} step {k + 1}/{steps}: {out[-1]['ms']:.0f} ms", flush=True)
     return out
