@@ -62,7 +62,7 @@ from concurrent.futures import Future
 from typing import Mapping
 
 from codecommons.eval.sandbox.limits import SandboxLimits, rlimit_pairs
-from codecommons.eval.sandbox.mechanisms import bwrap_args
+from codecommons.eval.sandbox.mechanisms import DEFAULT_SIGNALS, bwrap_args
 from codecommons.eval.sandbox.pipes import (DRAIN_AFTER_KILL_S, EXIT_GRACE_S, Head, Raw,
                                             SpawnError, Tail, pump)
 from codecommons.eval.sandbox.result import classify
@@ -143,7 +143,9 @@ class Server:
         a, _, skeleton = bwrap_args(view, [], disk_mb, env)
         for cap in CAPS:
             a += ["--cap-add", cap]
-        a += ["--", sys.executable, "-c", server_source(), str(child.fileno()), str(uid), SCRATCH,
+        # Programs are forked from this interpreter and so inherit its dispositions: it
+        # starts from the default ones too, not from the harness's (nohup: SIGHUP ignored).
+        a += ["--", *DEFAULT_SIGNALS, sys.executable, "-c", server_source(), str(child.fileno()), str(uid), SCRATCH,
               "\n".join(skeleton)]
         try:
             self.proc = _keeper.call(lambda: subprocess.Popen(
