@@ -145,8 +145,8 @@ class Server:
             a += ["--cap-add", cap]
         # Programs are forked from this interpreter and so inherit its dispositions: it
         # starts from the default ones too, not from the harness's (nohup: SIGHUP ignored).
-        a += ["--", *DEFAULT_SIGNALS, sys.executable, "-c", server_source(), str(child.fileno()), str(uid), SCRATCH,
-              "\n".join(skeleton)]
+        a += ["--", *DEFAULT_SIGNALS, sys.executable, "-c", server_source(), str(child.fileno()),
+              str(uid), SCRATCH, "\n".join(skeleton)]
         try:
             self.proc = _keeper.call(lambda: subprocess.Popen(
                 a, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
