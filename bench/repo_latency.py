@@ -3,7 +3,8 @@
 running side by side, one with `--repo-context both` and one with `off`, each step sent
 to both in turn (alternating which goes first). Run one after the other, the two
 conditions saw different machine states: on this shared 2-core machine, decode speed
-drifts ~15% between runs, which moved the p50 difference by 100 ms either way. DIR is a folder made here:
+drifts ~15% between runs, which moved the p50 difference by 100 ms either way. DIR is
+a folder made here:
 shlex.py and the standard-library modules beside it that it imports or that share its
 names (os, io, re's parser, tokenize, string, textwrap, ...); each request names its
 document (`path: shlex.py`), so the server withholds that file's indexed copy.

@@ -78,16 +78,17 @@ def request(c, base: str, step: int, req: dict) -> dict:
     resp = c.post(base + "/v1/completions", json=req)
     dt = time.perf_counter() - t0
     resp.raise_for_status()
-    usage = resp.json()["usage"]
+    data = resp.json()
+    usage, choice = data["usage"], data["choices"][0]
     return {"step": step, "ms": dt * 1000, "prompt": usage["prompt_tokens"],
-            "chunks": [f"{c['path']}:{c.get('start_line', 0)}-{c.get('end_line', 0)}"
-                       for c in resp.json()["choices"][0].get("context") or []],
+            "chunks": [f"{ch['path']}:{ch.get('start_line', 0)}-{ch.get('end_line', 0)}"
+                       for ch in choice.get("context") or []],
             "cached": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
             "generated": usage["completion_tokens"],
             # prompt tokens the server evaluated, not reused from its KV cache
             # (llama.cpp's `timings.prompt_n`; absent: not reported)
-            "evaluated": (resp.json().get("timings") or {}).get("prompt_n"),
-            "text": resp.json()["choices"][0]["text"]}
+            "evaluated": (data.get("timings") or {}).get("prompt_n"),
+            "text": choice["text"]}
 
 
 WARM_UP = ("def add(a, b):\n    ", "\n")  # an unrelated first request: step 1 is a cold cursor
